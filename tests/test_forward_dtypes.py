@@ -47,7 +47,7 @@ def scaled(x, w):
 
 
 def angled(x, b):
-    return np.sum(x * math.atan2(b, 2.0)) + math.hypot(x[0], b) * x[1]
+    return np.sum(x * math.atan2(b, 2.0)) + math.hypot(x[0], b) * x[1] + np.sum(x * math.fmod(b, 0.3)) * math.copysign(b, -1.0)
 
 
 def carried(x, w):
@@ -149,8 +149,8 @@ TYPE_TABLE = {     # (function, arguments as a function of the float type, wrt)
     "array, Python float": (m.scaled, lambda t: (X.astype(t), 0.7), (0, 1)),
     "loop": (m.carried, lambda t: (X.astype(t), t(0.7)), (0, 1)),
     "array": (m.f, lambda t: (X.astype(t),), 0),
-    # math.atan2 / math.hypot give a Python float, which NumPy 2 computes float32 with: under jit=False they were
-    # written np.arctan2 / np.hypot, whose np.float64 made value_and_grad's value and jvp's float64 (h29b)
+    # math.atan2 / hypot / fmod / copysign give a Python float, which NumPy 2 computes float32 with: under jit=False
+    # they were written np.arctan2 / ..., whose np.float64 made value_and_grad's value and jvp's float64 (h29b)
     "math.atan2, Python float": (m.angled, lambda t: (X.astype(t), 0.7), (0, 1)),
 }
 

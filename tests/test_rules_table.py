@@ -32,7 +32,7 @@ ENTRIES = {
     "+": ("x + y", "rr", B), "-": ("x - y", "rr", B), "*": ("x * y", "rr", B), "/": ("x / y", "rp", B),
     "**": ("x ** y", "pr", B), "@": ("x @ y", "rr", [c for c in MM if c != ((3,), (3,))] + [((3, 3), (3, 3))]),
     "%": ("x % y + np.mod(x, y) + np.remainder(x, y)", "rp", B), "np.fmod": ("np.fmod(x, y)", "rp", B),
-    "np.fmod math": ("math.fmod(x, y) + math.fmod(-x, y)", "rp", [((), ())]),
+    "math.fmod": ("math.fmod(x, y) + math.fmod(-x, y)", "rp", [((), ())]),
     "neg": ("-x", "r", E), "pos": ("+x", "r", E),
     "np.exp": ("np.exp(x)", "r", E), "math.exp": ("math.exp(x)", "r", S),
     "np.log": ("np.log(x)", "p", E), "math.log": ("math.log(x)", "p", S),
@@ -64,6 +64,7 @@ ENTRIES = {
     "math.hypot": ("math.hypot(x, y) * math.atan2(y, x + 2.0)", "rr", [((), ())]),
     "np.logaddexp": ("np.logaddexp(x, y)", "rr", B), "np.logaddexp2": ("np.logaddexp2(x, y)", "rr", B),
     "np.copysign": ("np.copysign(x, y)", "rr", B),
+    "math.copysign": ("math.copysign(x, y) + math.copysign(x * x, -1.0)", "rr", [((), ())]),
     "np.abs fabs": ("np.fabs(x)", "r", E),
     # NumPy's function forms of the operators (and pow) become the operators themselves
     "** np.power": ("np.power(x, y) + pow(x, 2.0) + np.float_power(x, 0.5)", "pr", B),
