@@ -268,7 +268,7 @@ def _note_functions_as_written(mod, written, path: str):
         if not (inspect.isfunction(fn) and fn.__code__.co_filename == path):
             continue
         code = codes.get((fn.__code__.co_name, fn.__code__.co_firstlineno))
-        if code is None or code.co_code == fn.__code__.co_code:
+        if code is None or code == fn.__code__:
             continue
         plain = type(fn)(code, fn.__globals__, fn.__name__, fn.__defaults__, fn.__closure__)
         plain.__kwdefaults__, plain.__qualname__ = fn.__kwdefaults__, fn.__qualname__

@@ -248,10 +248,10 @@ class ForwardTransformed:
         if self.made_as != "jvp":
             return out
         value = out[0]
-        if type(value) is float:    # (Numba's number: NumPy's, as jit=False gives it)
+        if _has_float(value):    # (Numba's numbers, also in a tuple, list or dict: NumPy's, as jit=False gives them)
             primals = args[:-1] if not kwargs and len(args) == len(self._names) + 1 else \
                 api.bind_arguments(self, args, kwargs, trailing=1, last="tangent")[:-1]
-            value = api.number_like(value, primals)
+            value = _numbers_like(value, primals)
         return value, _like_value(out[1], value)
 
     def _call(self, args, kwargs):
@@ -306,6 +306,28 @@ def written_parameters(mod) -> frozenset:
                 grew = True
     written |= {n for n in names if groups.get(n, n) in hit}
     return frozenset(k for k, n in enumerate(names) if n in written)
+
+
+def _has_float(v) -> bool:
+    """Whether `v` is a Python float or holds one (in tuples, lists and dicts)."""
+    if type(v) is float:
+        return True
+    items = v.values() if isinstance(v, dict) else v if isinstance(v, (tuple, list)) else ()
+    return any(_has_float(x) for x in items)
+
+
+def _numbers_like(v, primals):
+    """`v` with its Python floats as the NumPy scalars jit=False gives (api.number_like), through tuples, lists and
+    dicts: under Numba, the number in a jvp's tuple value (f returning `math.atan2(...), x * 2.0`) was a Python float
+    where jit=False gave an np.float32 (h29b)."""
+    if type(v) is float:
+        return api.number_like(v, primals)
+    if isinstance(v, (tuple, list)):
+        items = [_numbers_like(x, primals) for x in v]
+        return type(v)(*items) if hasattr(type(v), "_fields") else type(v)(items)
+    if isinstance(v, dict):
+        return {k: _numbers_like(x, primals) for k, x in v.items()}
+    return v
 
 
 def _like_value(d, y):

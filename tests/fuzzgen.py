@@ -2309,9 +2309,59 @@ class Gen:
             block, term = self.tuple_copy()
             body = body[:-1] + block + [f"{body[-1]} + {term}"]
             src = source()
+        # float() of a bool (a comparison's, flag's, np.all's), and a 0-d array f makes passed to a helper that
+        # writes into it in place (z[()] += v, z[...] = ...), read by f after the call (drawn after everything else:
+        # the programs the features above make stay as they were; a local the step above renamed, renamed here)
+        for feature, make in (("floatbool", self.float_of_bools), ("zerodargs", self.zero_d_arguments_written)):
+            if self.has(feature) and self.coin(3):
+                block, term = make(env, "flag" in params)
+                if renamed:
+                    block, term = [re.sub(rf"\b{renamed[0]}\b", renamed[1], t) for t in block + [term]][:-1], \
+                        re.sub(rf"\b{renamed[0]}\b", renamed[1], term)
+                body = body[:-1] + block + [f"{body[-1]} + {term}"]
+                src = source()
         prog = Program(src, self.N, params, n, seq, checkpoints)
         prog.python_only = self.python_only and bool(fuzz_rules.PYTHON_ONLY_TEXT.search(src))
         return prog
+
+    def float_of_bools(self, env, flag: bool):
+        """'floatbool' (README: `float` of a bool; drawn last): `float(c)` of a comparison of f's numbers, of np.all /
+        np.any of a comparison of a vector, of bool(...) or of the flag argument, times one of f's numbers (no
+        derivative through the bool: a step, whose flips the FD oracle skips). Returns the lines and a scalar term."""
+        b = self.fresh("fb")
+        s1, s2 = self.expr("s", env, 1), self.expr("s", env, 1)
+        v = self.expr("v", env, 1)
+        cond = self.pick([f"{s1} > {self.thresh()}", f"np.all({v} > -2.0)", f"np.any({v} < {self.thresh()})",
+                          f"bool({s1} < {self.thresh()})"] + (["flag", "not flag"] if flag else []))
+        form = self.choose(3)
+        if form == 0:
+            return [f"{b} = float({cond}) * {s2}"], b
+        if form == 1:
+            return [f"{b} = {s2} * (1.0 - 0.5 * float({cond}))"], b
+        c = self.fresh("c")
+        return [f"{c} = {cond}", f"{b} = float({c}) + float({c}) * np.tanh({s2})"], b
+
+    def zero_d_arguments_written(self, env, flag: bool):
+        """'zerodargs' (README: 0-d array arguments written in place, `a[...] = ...`, `a[()] += ...`; drawn last): a
+        helper of the program's writes into its 0-d array argument, `z[()] += v`, `z[...] = np.tanh(z) * c + v`, and
+        returns a number of it; f passes it a 0-d array it makes (once, or in a loop) and reads the array after the
+        call, the write seen as the caller's. Returns the lines and a scalar term."""
+        h, z = self.fresh("bump0d"), self.fresh("zd")
+        writes = self.pick([["z[()] += v * 0.5"], ["z[...] = np.tanh(z) * 0.9 + v"],
+                            ["z[()] += v * 0.5", "z[...] = np.tanh(z) * 0.9 + v"],
+                            ["z[...] = z * 0.5 + np.sin(v)", "z[()] *= 1.1"]])
+        ret = self.pick(["z[()] * 2.0", "np.sin(z[()]) + v", "float(z) * v"])
+        self.helper_src.append("\n".join([f"def {h}(z, v):"] + self.indent(writes + [f"return {ret}"])))
+        make = self.pick(["np.zeros(())", "np.full((), 0.5)", "np.full((), -0.3)", "np.ones((), dtype=float)"])
+        t = self.fresh("t")
+        lines = [f"{z} = {make}"]
+        if self.coin(4):
+            i = self.fresh("i")
+            lines += [f"{t} = 0.0", f"for {i} in range(2):", f"    {t} = {t} + {h}({z}, {self.expr('s', env, 1)} * 0.5)"]
+        else:
+            lines += [f"{t} = {h}({z}, {self.expr('s', env, 1)})"]
+        term = self.pick([f"{t} + {z}[()] * 0.5", f"{t} * np.tanh({z}[()])", f"{t} + float({z})"])
+        return lines, term
 
     def zero_d_array(self, env, trips: str, h: int):
         """A 0-d array f makes, `z = np.zeros(())` (README: '0-d arrays the function makes ... as the numbers they
@@ -2579,7 +2629,10 @@ ALL_FEATURES = ("where", "maximum", "helpers", "closures", "for", "while", "brea
                 "recordpassed",
                 # tuple(xa) / list(xa) of the tuple argument or a constant slice of it, indexed, unpacked or looped over
                 # (flatten.py: the literal of its items; was 'a tuple/list argument used as a whole value')
-                "tuplecopy")
+                "tuplecopy",
+                # README: float() of a bool; a 0-d array argument written in place (z[()] += v, z[...] = ...) by a
+                # helper, read by its caller after the call (drawn last, h29b)
+                "floatbool", "zerodargs")
 # the fuzzer's --parallel mode's (tests/fuzz_parallel.py), drawn after all of ALL_FEATURES: a loss over the rows of
 # M @ a, which jit="parallel" runs in chunks on threads (left out of ALL_FEATURES: the other modes' programs stay)
 PARALLEL_FEATURES = ("rowloss",)

@@ -14,6 +14,8 @@ import srcdiff
 from gradcheck import source_module
 
 m = source_module("forward_dtypes", '''
+import math
+
 import numpy as np
 
 
@@ -42,6 +44,14 @@ def two(x, a):
 
 def scaled(x, w):
     return np.sum(np.tanh(x * w) ** 2)
+
+
+def angled(x, b):
+    return np.sum(x * math.atan2(b, 2.0)) + math.hypot(x[0], b) * x[1] + np.sum(x * math.fmod(b, 0.3)) * math.copysign(b, -1.0)
+
+
+def pair_out(x):
+    return math.atan2(x[0], x[1]) * x[2], (np.sum(x * x), x * 2.0)
 
 
 def carried(x, w):
@@ -143,6 +153,9 @@ TYPE_TABLE = {     # (function, arguments as a function of the float type, wrt)
     "array, Python float": (m.scaled, lambda t: (X.astype(t), 0.7), (0, 1)),
     "loop": (m.carried, lambda t: (X.astype(t), t(0.7)), (0, 1)),
     "array": (m.f, lambda t: (X.astype(t),), 0),
+    # math.atan2 / hypot / fmod / copysign give a Python float, which NumPy 2 computes float32 with: under jit=False
+    # they were written np.arctan2 / ..., whose np.float64 made value_and_grad's value and jvp's float64 (h29b)
+    "math.atan2, Python float": (m.angled, lambda t: (X.astype(t), 0.7), (0, 1)),
 }
 
 
@@ -178,3 +191,15 @@ def test_types_across_backends(case, dtype):
     value = got[True]["value_and_grad"][0]
     assert value is (np.float32 if dtype is np.float32 else np.float64) and got[True]["jvp"] == (value, value)
     assert value is type(f(*args))
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_numbers_in_a_tuple_value_across_backends(dtype):
+    """jvp's value and tangent of f returning a tuple (and a tuple in it): the numbers in it are NumPy scalars of the same
+    type from both backends (api.number_like). Before (h29b), under Numba they were Python floats where jit=False gave
+    np.float32 / np.float64."""
+    x = X.astype(dtype)
+    got = {jit: srcdiff.jvp(m.pair_out, jit=jit)(x, np.ones_like(x)) for jit in (False, True)}
+    for jit, (y, dy) in got.items():
+        assert type(y[0]) is type(dy[0]) is dtype and type(y[1][0]) is type(dy[1][0]) is dtype, (jit, y, dy)
+    np.testing.assert_allclose(got[True][1][0], got[False][1][0], rtol=1e-5)

@@ -777,3 +777,21 @@ def test_copies_of_the_tuple_argument_are_drawn_and_checked(workdir):
     assert set(first) == set(forms), first
     prog = fuzzgen.seeded_program(first["slice"])
     fuzzgen.check_program(prog.load(workdir, f"tuplecopy_{first['slice']}"), prog, True, first["slice"])
+
+
+def test_float_of_bools_and_zero_d_arguments_written_are_drawn_and_checked(workdir):
+    """'floatbool' draws float() of a bool (a comparison's, np.all / np.any's, bool(...)'s, the flag's) and 'zerodargs'
+    a helper writing into its 0-d array argument, `z[()] += v` and `z[...] = ...`, which f reads after the call (README:
+    `float` of a bool, 0-d array arguments written in place; never drawn before h29b). Each form is drawn; the first
+    program of each passes the oracles, the 0-d one jitted. (The seeds are found, not fixed.)"""
+    forms = {"floatbool": r"\bfb\d+ = [^\n]*float\(", "add": r"\n    z\[\(\)\] \+= ", "whole": r"\n    z\[\.\.\.\] = "}
+    first = {}
+    for s in range(200):
+        src = fuzzgen.seeded_program(s).source
+        for form, pattern in forms.items():
+            if form not in first and re.search(pattern, src):
+                first[form] = s
+    assert set(first) == set(forms), first
+    for form, jit in (("floatbool", False), ("add", True)):
+        prog = fuzzgen.seeded_program(first[form])
+        fuzzgen.check_program(prog.load(workdir, f"{form}_{first[form]}"), prog, jit, first[form])

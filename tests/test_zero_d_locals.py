@@ -154,3 +154,29 @@ def test_a_write_into_a_0d_array_whose_adjoint_arithmetic_made_a_number(jit):
     ga, gx = srcdiff.grad(written_0d_argument, wrt=(0, 1))(a, np.ones(3))
     assert ga == pytest.approx(0.75) and gx == pytest.approx([3.5, 5.0, 2.0])
     assert a == 2.0     # as the function leaves it: 0.5 + 0.5 + 1
+
+
+def bump_0d(z, v):
+    z[...] = np.tanh(z) * 0.9 + v
+    return z[()] * 2.0
+
+
+def bumped_in_a_loop(x):
+    zd = np.full((), -0.3)
+    t = 0.0
+    for i in range(2):
+        t = t + bump_0d(zd, x * 0.5)
+    return np.sin(0.5 * (t + float(zd)))
+
+
+@pytest.mark.parametrize("jit", [False, True], ids=["py", "jit"])
+def test_hvp_of_a_helper_writing_into_its_0d_argument_in_a_loop(jit):
+    """Forward over reverse of a helper writing into a 0-d array f makes, called in a loop (fuzz seed 1210014 of the
+    'zerodargs' feature): the backward sweep's `d_zd += e` into the 0-d adjoint, read again as `d_zd = d_zd + e`, made
+    it a number, and the next iteration's `d_zd[()] += ...` raised TypeError under jit=False ('numpy.float64' object
+    does not support item assignment) and did not compile under Numba; now `d_zd[()] += e` (h29b)."""
+    hv = srcdiff.hvp(bumped_in_a_loop, jit=jit)(0.4, 1.0)
+    g = srcdiff.grad(bumped_in_a_loop)
+    eps = 1e-6
+    assert hv == pytest.approx((g(0.4 + eps) - g(0.4 - eps)) / (2 * eps), rel=1e-6)
+    assert srcdiff.grad(bumped_in_a_loop, jit=jit)(0.4) == pytest.approx(numerical_grad(bumped_in_a_loop, [0.4], 0), rel=1e-6)

@@ -26,6 +26,15 @@ def OP(op):
     return dict(shape="elementwise", kind=("operator", op))
 
 
+def binary(name, objs, math_name, math_obj, vjp_x, vjp_y, jvp, cuda, math_jit_as=None, **kw):
+    """A function of two arguments under its NumPy name and its math module name, which gives a Python float (as
+    unary's): math.atan2 written np.arctan2 gave an np.float64 under jit=False, which NumPy 2 promotes float32 with
+    (np.sum(x * math.atan2(b, 2.0)) of a float32 x was float64 there, float32 in f and under Numba; h29b)."""
+    R(name, objs, "x, y", vjp_x, vjp_y, jvp=jvp, cuda=cuda, **(kw or dict(kind="broadcast", shape="elementwise")))
+    R(math_name, [math_obj], "x, y", vjp_x, vjp_y, jvp=jvp, kind="float", shape="elementwise", cuda=cuda,
+      jit_as=math_jit_as)     # (math_jit_as: in jitted source, where Numba has no math function of the name)
+
+
 R("+", [], "x, y", "rt.unbroadcast(g, x)", "rt.unbroadcast(g, y)", jvp="dx + dy", **OP("+"))
 R("-", [], "x, y", "rt.unbroadcast(g, x)", "rt.unbroadcast(-g, y)", jvp="dx - dy", **OP("-"))
 R("*", [], "x, y", "rt.unbroadcast(g * y, x)", "rt.unbroadcast(g * x, y)", jvp="dx * y + x * dy", **OP("*"))
@@ -40,8 +49,8 @@ R("**", [], "x, y", "rt.unbroadcast(g * rt.pow_slope(x, y), x)",
 # x % y = x - floor(x / y) * y: slope 1 in x between the jumps; np.fmod truncates instead of flooring
 R("%", [np.mod, np.remainder], "x, y", "rt.unbroadcast(g, x)", "rt.unbroadcast(-g * np.floor(x / y), y)",
   jvp="dx - dy * np.floor(x / y)", **OP("%"))
-R("np.fmod", [np.fmod, math.fmod], "x, y", "rt.unbroadcast(g, x)", "rt.unbroadcast(-g * np.trunc(x / y), y)",
-  jvp="dx - dy * np.trunc(x / y)", kind="promote", shape="elementwise", cuda="math.fmod({0}, {1})")
+binary("np.fmod", [np.fmod], "math.fmod", math.fmod, "rt.unbroadcast(g, x)", "rt.unbroadcast(-g * np.trunc(x / y), y)",
+       "dx - dy * np.trunc(x / y)", "math.fmod({0}, {1})", math_jit_as="np.fmod", kind="promote", shape="elementwise")
 R("@", [np.matmul], "x, y", "rt.matmul_grad_x(g, x, y)", "rt.matmul_grad_y(g, x, y)", jvp="dx @ y + x @ dy",
   kind=("operator", "@"))
 R("neg", [np.negative], "x", "-g", jvp="-dx", **OP("neg"))
@@ -109,14 +118,13 @@ unary("np.rad2deg", [np.rad2deg, np.degrees], "math.degrees", math.degrees, "g *
       "dx * 57.29577951308232", "(({0}) * 57.29577951308232)")
 # at (0, 0), where neither is differentiable, both take 0 for each partial (as abs at 0): forward and reverse mode
 # then agree there whatever the tangents (0 * nan would be nan in one and dropped by the other: fuzz 760099)
-R("np.arctan2", [np.arctan2, math.atan2], "x, y",
-  "rt.unbroadcast(rt.select(x * x + y * y == 0.0, 0.0, g * y / (x * x + y * y)), x)",
-  "rt.unbroadcast(rt.select(x * x + y * y == 0.0, 0.0, -g * x / (x * x + y * y)), y)",
-  jvp="rt.select(x * x + y * y == 0.0, 0.0, (dx * y - dy * x) / (x * x + y * y))",
-  cuda="math.atan2({0}, {1})", **EW2)
-R("np.hypot", [np.hypot, math.hypot], "x, y", "rt.unbroadcast(rt.select(ans == 0.0, 0.0, g * x / ans), x)",
-  "rt.unbroadcast(rt.select(ans == 0.0, 0.0, g * y / ans), y)",
-  jvp="rt.select(ans == 0.0, 0.0, (dx * x + dy * y) / ans)", cuda="math.hypot({0}, {1})", **EW2)
+binary("np.arctan2", [np.arctan2], "math.atan2", math.atan2,
+       "rt.unbroadcast(rt.select(x * x + y * y == 0.0, 0.0, g * y / (x * x + y * y)), x)",
+       "rt.unbroadcast(rt.select(x * x + y * y == 0.0, 0.0, -g * x / (x * x + y * y)), y)",
+       "rt.select(x * x + y * y == 0.0, 0.0, (dx * y - dy * x) / (x * x + y * y))", "math.atan2({0}, {1})")
+binary("np.hypot", [np.hypot], "math.hypot", math.hypot, "rt.unbroadcast(rt.select(ans == 0.0, 0.0, g * x / ans), x)",
+       "rt.unbroadcast(rt.select(ans == 0.0, 0.0, g * y / ans), y)",
+       "rt.select(ans == 0.0, 0.0, (dx * x + dy * y) / ans)", "math.hypot({0}, {1})")
 # where both are -inf (ans == -inf: a log-domain table's unreachable cells), x - ans is NaN: each partial is 0
 # there, as logsumexp's at -inf: x - 0.0 is -inf, never NaN masked afterwards, so that the derivatives of the
 # partials (hvp, grad of grad) are 0 too, not 0 * NaN, and nothing warns (-1e999 is the constant -inf, emitted
@@ -134,8 +142,9 @@ R("np.logaddexp2", [np.logaddexp2], "x, y",
   cuda="(max({0}, {1}) + math.log1p(math.exp(-0.6931471805599453 * abs(({0}) - ({1})))) * 1.4426950408889634)",
   **EW2)
 # |x| with y's sign: slope sign(x) sign(y) in x (0 at x == 0, as np.abs), none in y (a sign)
-R("np.copysign", [np.copysign, math.copysign], "x, y", "rt.unbroadcast(g * np.sign(x) * np.copysign(1.0, y), x)", ZERO,
-  jvp="dx * np.sign(x) * np.copysign(1.0, y)", cuda="math.copysign({0}, {1})", **EW2)
+binary("np.copysign", [np.copysign], "math.copysign", math.copysign,
+       "rt.unbroadcast(g * np.sign(x) * np.copysign(1.0, y), x)", ZERO, "dx * np.sign(x) * np.copysign(1.0, y)",
+       "math.copysign({0}, {1})")
 R("rt.expit", [scipy.special.expit], "x", "g * ans * (1.0 - ans)", jvp="dx * ans * (1.0 - ans)",
   cuda="(1.0 / (1.0 + math.exp(-({0}))) if ({0}) >= 0 else math.exp({0}) / (1.0 + math.exp({0})))", **EW)
 R("rt.gammaln", [scipy.special.gammaln, math.lgamma], "x", "g * rt.digamma(x)", jvp="dx * rt.digamma(x)",

@@ -20,6 +20,7 @@ from .reserved_names import rename_reserved_locals
 from .copy_returns import bind_copy_returns
 from .astutil import walk, walk_of
 
+from ..cachedir import python_function
 from ..errors import SrcdiffError
 
 
@@ -88,7 +89,8 @@ def parse(fn) -> Unit:
                            "define the function in a .py file (source typed at an interactive prompt "
                            "or built with exec is not available to inspect.getsource)") from None
     src = textwrap.dedent("".join(lines))
-    if not _same_code(fn, filename):
+    if not _same_code(python_function(fn), filename):     # (a jit=False module's function runs its derivatives'
+        # divisions as NumPy's: its code as the file reads is the one noted for it, numpy_division.py)
         raise SrcdiffError(f"the source of {fn.__qualname__} in {filename} no longer matches the function object "
                            "(the file was edited after the function was defined): srcdiff differentiates "
                            "what it reads from the file", filename, code.co_firstlineno,

@@ -157,8 +157,14 @@ class Reverse(Storage, BackwardSweep):
         expr = self.tidy(expr)
         self.read(expr)
         if d in state and state[d] and is_array(self.kinds.get(v)):
-            # an array this sweep owns: accumulate in place
-            out.append(gast.AugAssign(target=store(d), op=gast.Add(), value=expr))
+            # an array this sweep owns: accumulate in place; a 0-d one as rt.array_0d(d + e), which differentiating
+            # the sweep again reads as a 0-d array (`d_z += e` it read as `d_z = d_z + e`, a number, NumPy's sum of a
+            # 0-d array: the next `d_z[()] += ...` then failed, hvp of a helper writing into its 0-d argument in a
+            # loop, h29b; d_z itself may be a number there, which `d_z[()] += e` could not write)
+            if ndim(self.kinds.get(v)) == 0:
+                out.append(assign(d, call("rt.array_0d", gast.BinOp(left=load(d), op=gast.Add(), right=expr))))
+            else:
+                out.append(gast.AugAssign(target=store(d), op=gast.Add(), value=expr))
         elif d in state:
             out.append(assign(d, gast.BinOp(left=load(d), op=gast.Add(), right=expr)))
             state[d] = True  # a fresh array
