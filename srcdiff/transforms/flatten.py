@@ -829,7 +829,8 @@ def flatten_arguments(unit, structs: dict, for_call: bool = False):
     fl = _Flatten(unit, structs, rebound_names(unit.node, params))
     if not _makes_dicts(unit, fl) and not structs:
         return unit
-    if bind_passed_records(unit.node, fl.record_call, unit.namespace):     # g(step(s, x)): step_s = step(s, x) first
+    if bind_passed_records(unit.node, lambda c: fl.record_call(c) or fl.dict_call_of_yours(c), unit.namespace):
+        # g(step(s, x)), loss(params(W, b), x): step_s = step(s, x), params_W = params(W, b) first (passed_records)
         fl = _Flatten(unit, structs, rebound_names(unit.node, params))
         _makes_dicts(unit, fl)
     _one_variable_per_item(unit, structs)
