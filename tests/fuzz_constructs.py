@@ -715,6 +715,13 @@ def _record_passed(tree) -> bool:
     return any(a in calls for c in _walk(tree, ast.Call) for a in list(c.args) + [k.value for k in c.keywords])
 
 
+def _dict_passed(tree) -> bool:
+    """A dict a function of the program's returns passed straight to another call (`used(mkd(u, w))`)."""
+    names = _dict_returners(tree)
+    return any(isinstance(a, ast.Call) and isinstance(a.func, ast.Name) and a.func.id in names
+               for c in _walk(tree, ast.Call) for a in list(c.args) + [k.value for k in c.keywords])
+
+
 def _field_reads(tree):
     """A field of the namedtuple argument xa read (`xa.x`, `xa.a`)."""
     return any(isinstance(n.value, ast.Name) and n.value.id == "xa" and n.attr in ("x", "a")
@@ -1299,6 +1306,8 @@ DETECTORS = {
     "or tuples/lists of them :: unpacked or read by field": _returned_record_reads,
     "or tuples/lists of them :: step(s, g).w": lambda t: _returned_record_reads(t, unpacked=False),
     "or tuples/lists of them :: passed straight to another call": _record_passed,
+    "or dicts of them keyed by strings :: passed straight to another call": _dict_passed,
+    "or dicts of them keyed by strings :: loss(params(w, b), x)": _dict_passed,
     "or tuples/lists of them :: g2(step(s, g))": _record_passed,
     "or tuples/lists of them :: also by nested defs": lambda t: any(
         inner.name in _record_returners(t) for fn in _walk(t, ast.FunctionDef) for inner in fn.body

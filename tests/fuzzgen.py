@@ -1612,6 +1612,8 @@ class Gen:
         '... passed straight to another call, `g2(step(s, g))`'; declined before h29c): at once, nested
         (`use(step(step(st)), c=0.5)`) or by keyword in a loop that steps the namedtuple too (its form chosen off `h`,
         drawing nothing). Returns the lines and a scalar term for the result."""
+        if h % 5 >= 3:      # (a dict a function of the program's returns, the same way: README 'dicts your functions
+            return self.passed_dict(env, h)     # return ... passed straight to another call')
         cls, st, step, use = self.fresh("ST"), self.fresh("st"), self.fresh("ststep"), self.fresh("energy")
         self.helper_src.append(f'{cls} = collections.namedtuple("{cls}", ["u", "w"])')
         self.helper_src.append(f"def {step}(q):\n    return q._replace(u=np.tanh(q.u) + 0.1 * np.sum(q.w), "
@@ -1648,6 +1650,20 @@ class Gen:
         pre = [f"{cp} = {copy_}"] if form == "loop named" else []
         return pre + [f"{acc} = 0.0", f"for {v} in {cp if pre else copy_}:",
                       f"    {acc} = {acc} + 0.1 * np.sum(np.sin({v}))"], acc
+
+    def passed_dict(self, env, h: int):
+        """'recordpassed' (drawn last), its dict forms: a dict a function of the program's returns, `mkd(u, w)` of
+        `return {"u": ..., "w": ...}`, passed straight to another function of the program's (README: dicts your
+        functions return, '... passed straight to another call, `loss(params(W, b), x)`'; declined before h29c): at
+        once or by keyword in a loop (its form chosen off `h`, drawing nothing). Returns the lines and a scalar term."""
+        mk, use, acc, i = self.fresh("mkd"), self.fresh("used"), self.fresh("acc"), self.fresh("i")
+        self.helper_src.append(f'def {mk}(u, w):\n    return {{"u": np.sin(u), "w": w * u + 0.5}}')
+        self.helper_src.append(f'def {use}(q, c=1.0):\n    return c * q["u"] * np.sum(q["w"] ** 2)')
+        s_val, v_val = self.expr("s", env, 1), self.expr("v", env, 1)
+        if h % 2:
+            return [f"{acc} = {use}({mk}({s_val}, {v_val}), c={self.const()})"], acc
+        return [f"{acc} = 0.0", f"for {i} in range(2):",
+                f"    {acc} = {acc} + {use}(q={mk}(0.1 * {acc} + {s_val}, {v_val}))"], acc
 
     def row_loss(self, env):
         """'rowloss' (not in ALL_FEATURES: the fuzzer's --parallel mode adds it, tests/fuzz_parallel.py; drawn last):

@@ -345,12 +345,14 @@ if hasattr(np.linalg, "svdvals"):   # NumPy 2
     ENTRIES["rt.svdvals np.linalg.svdvals"] = ("np.linalg.svdvals(x)", "m", [((2, 3),), ((3, 2),)])
 # the adjoint of svdvals (reverse over a gradient through singular values): a matrix with distinct singular values
 ENTRIES["rt.svdvals_grad"] = ("rt.svdvals_grad(x, y)", "mr", [((2, 3), (2,)), ((3, 2), (2,))])
+# ... of eigvalsh (a symmetric matrix with distinct eigenvalues: the helper's gradient is over symmetric perturbations)
+ENTRIES["rt.eigvalsh_grad"] = ("rt.eigvalsh_grad((x + x.T) / 2, y)", "sr", [((3, 3), (3,))])
 
 # Helpers with a forward rule (jvp) but no reverse rule yet: forward over reverse (hvp, hessian,
 # jvp of a gradient) handles them; reverse over reverse declines them with a SrcdiffError
 # (checks.check_reverse_rules) instead of treating them as constants. Their jvp rules are checked
 # against finite differences in tests/test_spectral.py.
-FORWARD_ONLY: set = {"rt.eigvalsh_grad", "rt.eigh_vectors_grad", "rt.svd_u_grad", "rt.svd_vh_grad",
+FORWARD_ONLY: set = {"rt.eigh_vectors_grad", "rt.svd_u_grad", "rt.svd_vh_grad",
                      "rt.pinv_grad", "rt.unstack"}
 
 # Rules the compiler itself emits inside generated adjoints (higher-order differentiation of

@@ -255,9 +255,12 @@ R("rt.logdet_grad", [rt.logdet_grad], "a", "-rt.dot(ans, rt.dot(np.transpose(g),
 # ---- eigh / svd / pinv / kron adjoints (runtime/spectral.py) --------------------------------------------------
 # The adjoints of eigh, svd and pinv are linear in their last argument v (the output's adjoint); their tangents
 # add the helper at dv and its derivative along the other arguments (*_tangent, *_curvature). Forward over reverse
-# only (hvp, hessian): reverse over reverse declines them (checks.check_reverse_rules), but for svdvals_grad's.
-R("rt.eigvalsh_grad", [rt.eigvalsh_grad], "a, v", None, None, kind=("of_matrix", 2),
-  jvp="rt.eigvalsh_grad(a, dv) + rt.eigvalsh_curvature(a, v, da)")
+# only (hvp, hessian): reverse over reverse declines them (checks.check_reverse_rules), but for eigvalsh_grad's and svdvals_grad's.
+# eigvalsh_grad(a, v) = V diag(v) Vᵀ is the gradient of φ(a) = Σ v_i λ_i(a) over symmetric perturbations: its
+# curvature V (Q ∘ Vᵀ sym(da) V) Vᵀ (Q symmetric) is self-adjoint, so the adjoint of a is the curvature applied to g;
+# the adjoint of v is diag(Vᵀ g V), eigvalsh's tangent at g (as svdvals_grad's below)
+R("rt.eigvalsh_grad", [rt.eigvalsh_grad], "a, v", "rt.eigvalsh_curvature(a, v, g)", "rt.eigvalsh_jvp(a, g)",
+  kind=("of_matrix", 2), jvp="rt.eigvalsh_grad(a, dv) + rt.eigvalsh_curvature(a, v, da)")
 R("rt.eigh_vectors_grad", [rt.eigh_vectors_grad], "a, u, v", None, None, None, kind=("of_matrix", 2),
   jvp="rt.eigh_vectors_grad(a, u, dv) + rt.eigh_vectors_grad_tangent(a, u, v, da, du)")
 # svdvals_grad(a, v) = U diag(v) Vᵀ is the gradient of φ(a) = Σ v_i s_i(a): its derivative along da (the curvature)

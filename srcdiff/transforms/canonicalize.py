@@ -10,11 +10,26 @@ import math
 import gast
 
 from ..errors import fail
+from . import annotations as anno
 from ..rules import RULES, composites, signature
 from ..rules.numpy_rules import AXIS_REDUCTIONS, OPERATOR_CALLS, UNARY_OPERATOR_CALLS
 from .astutil import NOT_LITERAL, Transformer, literal_value, const, copy_loc, dotted, dotted_name, walk
 from .parse import Unit
 from .tuple_calls import TUPLE_CALLS, bind_tuple_call, literal_flag
+
+
+def decline_copied_sequence(unit, call, at) -> None:
+    """Decline `call` where it is the user's `copy.copy(xs)` or `copy.deepcopy(xs)` (resolve wrote it as np.copy,
+    marked COPY_MODULE) of a tuple or list (a literal here; kind_rewrites asks of a name of one), at the statement or
+    expression `at`: NumPy's copy of it is one array of its items, where Python's copy keeps the tuple (`ys + xs`
+    concatenates, items of other shapes stay apart). A tuple, list or namedtuple argument, or one made here, copied
+    by copy.copy is its items (flatten)."""
+    what = anno.get(call, anno.COPY_MODULE)
+    if what:
+        fail(at, unit, f"{what}(...) of a tuple or list (srcdiff copies an array, a number, or a dict of them, this "
+                       "way; it makes one variable per item of a tuple or list)",
+             "a tuple is never changed: use it itself (`ys = xs`); copy a list's arrays one by one, "
+             "`ys = [a.copy() for a in xs]`, or keep its items in a tuple")
 
 
 class _Canon(Transformer):
@@ -311,6 +326,7 @@ class _Canon(Transformer):
             if k >= len(params) or params[k].startswith("*"):
                 break
             if params[k] in arrays and _is_literal_seq(a):
+                decline_copied_sequence(self.unit, node, node)
                 node.args[k] = self._literal_array(a, node)
         for kw in node.keywords:
             if kw.arg in arrays and _is_literal_seq(kw.value):

@@ -255,6 +255,11 @@ class DictForms:
         self.dict_calls.add(id(n.value))
         return copy_loc(gast.Subscript(value=n.value, slice=copy_loc(const(keys.index(key)), n), ctx=n.ctx), n)
 
+    def dict_call_of_yours(self, n) -> bool:
+        """Whether `n` calls a function of yours that returns a dict (passed_records binds it to a name first where
+        it is passed straight to another call, `loss(params(W, b), x)`)."""
+        return isinstance(n, gast.Call) and isinstance(n.func, gast.Name) and self.returned_keys_of(n.func) is not None
+
     def unread_dict_call(self, n):
         """A call of a function returning a dict, where its dict is used other than bound to a name or read at a
         key: declined."""
@@ -264,7 +269,9 @@ class DictForms:
         if keys is not None:
             f = n.func.id
             fail(n, self.unit, f"the dict your function {f} returns, used here other than bound to a name or read at "
-                               f"a key (srcdiff makes each item of a dict its own variable)",
+                               f"a key, or passed to a call after another call of yours in the statement (srcdiff "
+                               f"makes each item of a dict its own variable, and binds such a call to a name first "
+                               f"where nothing runs before it: passed_records.py)",
                  f"bind it to a name first (p = {f}(...)) and read p[\"{keys[0]}\"] or pass p, or read "
                  f"{f}(...)[\"{keys[0]}\"]")
 

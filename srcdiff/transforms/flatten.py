@@ -120,6 +120,22 @@ class _Flatten(DictForms, RecordForms):
         self.shared = set()     # (name, path) of the structures two names hold (dict_forms.bind_item_to)
         self.item_writes = []   # (name, path, node) of each write into an item of a structure (leaf)
 
+    def shallow_copied(self, node):
+        """`p` where `node` is `copy.copy(p)` of a tuple, list or namedtuple structure (an argument's, or one made
+        here; a dict's is dict_forms'): Python's shallow copy holds p's items themselves (a tuple's is p), so the name
+        it is bound to is bound to them as `q = p` is; else None. (resolve wrote it as np.copy: one array of the
+        items, declined there, `ts = copy.copy(s)` then `ts.W` as 'attribute .W of a local value'.)"""
+        if not (isinstance(node, gast.Call) and len(node.args) == 1 and not node.keywords and self.unit is not None):
+            return None
+        f = node.func
+        fn = self.unit.namespace.get(f.id) if isinstance(f, gast.Name) and f.id not in self.locals else \
+            getattr(self.unit.namespace.get(f.value.id), f.attr, None) \
+            if isinstance(f, gast.Attribute) and isinstance(f.value, gast.Name) and f.value.id not in self.locals \
+            else None
+        r = self.ref(node.args[0]) if fn is copy.copy else None
+        st = None if r is None else self.struct_at(*r)
+        return node.args[0] if st is not None and not isinstance(st, Keyed) else None
+
     def leaf_names(self, name, path=()):
         """The variables of the leaves of the item at `path` of the structure `name` (item_variables.py)."""
         return item_variables(name, self.structs[name], path)
@@ -627,7 +643,7 @@ class _Flatten(DictForms, RecordForms):
             return [copy_loc(assign(leaf, load(src), s.lineno), s) for k, it in enumerate(items)
                     for leaf, src in zip(self.leaf_names(name, (k,)), self.leaf_names(it[0], it[1]))]
         if isinstance(s, gast.Assign) and len(s.targets) == 1:
-            r = self.ref(s.value)
+            r = self.ref(self.shallow_copied(s.value) or s.value)
             if r is not None and self.struct_at(*r) is not None:
                 if isinstance(s.targets[0], gast.Name) and s.targets[0].id in self.rebound_records:
                     # `s = s0` of a namedtuple argument, where s is bound again to namedtuples made here: its fields'
@@ -861,7 +877,8 @@ def flatten_arguments(unit, structs: dict, for_call: bool = False):
     fl = _Flatten(unit, structs, rebound_names(unit.node, params))
     if not _makes_dicts(unit, fl) and not structs:
         return unit
-    if bind_passed_records(unit.node, fl.record_call, unit.namespace):     # g(step(s, x)): step_s = step(s, x) first
+    if bind_passed_records(unit.node, lambda c: fl.record_call(c) or fl.dict_call_of_yours(c), unit.namespace):
+        # g(step(s, x)), loss(params(W, b), x): step_s = step(s, x), params_W = params(W, b) first (passed_records)
         fl = _Flatten(unit, structs, rebound_names(unit.node, params))
         _makes_dicts(unit, fl)
     _one_variable_per_item(unit, structs)

@@ -10,9 +10,9 @@ import gast
 from . import annotations as anno
 from . import astutil
 from .astutil import Namer, dotted_name, literal_value, load, map_blocks, nested_blocks, walk_statements
-from ..errors import SrcdiffError, fail
+from ..errors import SrcdiffError
 from ..rules import RULES
-from .canonicalize import array_parameters
+from .canonicalize import array_parameters, decline_copied_sequence
 from .kinds import F, dtype, elements, expr_kind, is_array, is_scalar, is_tuple, length, ndim, sum_start
 from .memory_sharing import ellipsis_index
 from .parse import Unit
@@ -193,15 +193,9 @@ def _decline_copied_sequence(unit: Unit, s, kind_map: dict) -> None:
     np.copy (COPY_MODULE), right for an array or a number, but NumPy's copy of a tuple is one array of its items,
     where Python's keeps the tuple (`ys + xs` concatenates, items of other shapes stay apart)."""
     call = s.value
-    what = anno.get(call, anno.COPY_MODULE)
-    if not what or not call.args:
-        return
-    arg = call.args[0]
+    arg = call.args[0] if call.args else None
     if isinstance(arg, (gast.Tuple, gast.List)) or isinstance(arg, gast.Name) and is_tuple(kind_map.get(arg.id)):
-        fail(s, unit, f"{what}(...) of a tuple or list (srcdiff copies an array, a number or a dict of them this "
-                      "way; it makes one variable per item of a tuple or list)",
-             "a tuple is never changed: use it itself (`ys = xs`); copy a list's arrays one by one, "
-             "`ys = [a.copy() for a in xs]`, or keep its items in a tuple")
+        decline_copied_sequence(unit, call, s)
 
 
 class _LazyNamer:

@@ -1,12 +1,12 @@
-"""A namedtuple a function of yours returns, passed straight to another call, `g(step(s, x))`: bound to a name of its
-own first, `step_s = step(s, x)`, then `g(step_s)`, the form flatten reads (record_forms: a call of a function
-returning namedtuples bound to a name; its fields become variables, `step_s_a`, `step_s_b`, and the name is passed
-whole as a namedtuple made here).
+"""A namedtuple (or a dict) a function of yours returns, passed straight to another call, `g(step(s, x))`,
+`loss(params(W, b), x)`: bound to a name of its own first, `step_s = step(s, x)`, then `g(step_s)`, the form flatten
+reads (record_forms, dict_forms: a call of a function returning namedtuples or dicts bound to a name; its fields or
+items become variables, `step_s_a`, `params_W_W`, and the name is passed whole as a structure made here).
 
-Why: flatten writes a function's namedtuple return as the tuple of its fields' values, which the caller binds to the
-fields' variables of the name it binds; a call whose namedtuple went anywhere else was declined ("used here other
-than bound to a name, unpacked or read by field"), though the same program with the call bound to a name first was
-differentiated. Binding it first changes nothing Python computes where the call is evaluated at the same point: only
+Why: flatten writes a function's namedtuple or dict return as the tuple of its fields' or items' values, which the
+caller binds to the variables of the name it binds; a call whose namedtuple or dict went anywhere else was declined
+("used here other than bound to a name, unpacked or read by field", "... or read at a key"), though the same
+program with the call bound to a name first was differentiated. Binding it first changes nothing Python computes where the call is evaluated at the same point: only
 a call that nothing before it in its statement would run after (no other call runs before it there; not under a
 conditional expression, `and`/`or`, a lambda or a comprehension, which may run it never or many times) is bound; a
 `while` test is evaluated again at each iteration and is left alone. Anything else stays for record_forms to decline.
