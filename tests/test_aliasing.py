@@ -439,3 +439,48 @@ def test_an_update_of_an_array_argument_in_place_is_declined(f, name, op, jit):
     value, g = srcdiff.value_and_grad(adds_into_a_float_argument, wrt=(0, 1), jit=jit)(1.5, y)
     assert value == pytest.approx(adds_into_a_float_argument(1.5, y), rel=1e-12)
     np.testing.assert_allclose(g[1], numerical_grad(adds_into_a_float_argument, [1.5, y], 1), rtol=1e-6)
+
+
+def _diagonal_program(form):
+    from gradcheck import source_module
+    src = ("import numpy as np\n\n\ndef f(x, M):\n    B = M * 1.0\n    v = " + form + "\n"
+           "    B[1, 1] = 5.0 * x   # <- write\n    return np.sum(v * v) + np.sum(B)\n")
+    return source_module("diagonal_" + "".join(c if c.isalnum() else "_" for c in form), src).f
+
+
+@pytest.mark.parametrize("transform", ["grad", "jvp"])
+@JIT
+@pytest.mark.parametrize("form", ["np.diagonal(B)", "np.diag(B)", "B.diagonal()", "np.diagonal(B, offset=0)"])
+def test_a_diagonal_read_after_a_write_into_its_matrix_is_declined(form, jit, transform):
+    """np.diagonal(B), np.diag(B) and B.diagonal() of a matrix are NumPy's (read-only) views of its diagonal: the
+    write into B[1, 1] changes v. The gradient took v for a copy (d/dx 0.0 for 25.0 at x = 0.5); jvp followed the view
+    under jit=False, but Numba's np.diag copies: under jit=True jvp gave the value 17.0 for f's 7.25 and the derivative
+    0.0 for 25.0 (h29d). Declined at the write, in both modes and backends."""
+    f = _diagonal_program(form)
+    M = np.array([[1.0, 2.0], [3.0, 4.0]])
+    with pytest.raises(srcdiff.SrcdiffError, match="`v` shares memory with `B`") as info:
+        if transform == "grad":
+            srcdiff.grad(f, wrt=0, jit=jit)(0.5, M)
+        else:
+            srcdiff.jvp(f, wrt=0, jit=jit)(0.5, M, 1.0)
+    assert ".py:7:" in str(info.value)     # the write's line
+
+
+def diagonal_of_a_vector(x, a):
+    b = a * 1.0
+    v = np.diag(b)      # (of a vector: a new matrix)
+    b[0] = x * 3.0
+    w = np.diagonal(np.outer(b, a))     # (a view of a new matrix nothing writes)
+    return np.sum(v * v) + np.sum(b * b) + np.sum(w * w)
+
+
+@JIT
+def test_a_diagonal_matrix_of_a_vector_is_its_own_array(jit):
+    args = [0.5, np.array([1.0, 2.0])]
+    value, got = srcdiff.value_and_grad(diagonal_of_a_vector, wrt=(0, 1), jit=jit)(*args)
+    np.testing.assert_allclose(value, diagonal_of_a_vector(*args), rtol=1e-12)
+    for k, g in enumerate(got):
+        np.testing.assert_allclose(g, numerical_grad(diagonal_of_a_vector, args, k), rtol=1e-6, atol=1e-7)
+    val, dot = srcdiff.jvp(diagonal_of_a_vector, wrt=(0, 1), jit=jit)(*args, (1.0, np.array([0.5, -1.0])))
+    np.testing.assert_allclose(val, value, rtol=1e-12)
+    np.testing.assert_allclose(dot, got[0] + np.dot(got[1], [0.5, -1.0]), rtol=1e-10)

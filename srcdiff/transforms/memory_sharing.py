@@ -15,7 +15,7 @@ import gast
 
 from . import annotations as anno
 from .astutil import call, dotted_name, load, walk, walk_statements
-from .kinds import Kind, is_array, is_scalar
+from .kinds import Kind, is_array, is_scalar, ndim
 from .purity import WRITES_INTO
 from .shape_reads import ssa_copy
 
@@ -55,6 +55,13 @@ def view_source(value, name, kinds, renames_only=False, asarrays=frozenset()):
         # (`y = b[0, ...]`: NumPy's 0-d view of b, Numba's number; forward mode, which follows views, counts it
         # too: its jitted code read the number from before a write into b, value -0.14 for -0.12)
         return value.value.id
+    if _diagonal_view(value, kinds):
+        # (np.diag, np.diagonal and x.diagonal() of a matrix: NumPy's read-only view of its diagonal, which a later
+        # write into the matrix changes; of a vector np.diag makes a new matrix. Was taken for a copy: grad d/dx 0.0
+        # for 25.0 of `v = np.diagonal(B)`, `B[1, 1] = 5 * x`, `np.sum(v * v)`. It counts in forward mode too
+        # (renames_only), which follows other views: Numba's np.diag copies, and jvp under jit=True gave the value
+        # 17.0 for 7.25, the derivative 0.0 for 25.0, h29d)
+        return value.args[0].id
     if renames_only:
         return None
     if isinstance(value, gast.Attribute) and value.attr == "T" and isinstance(value.value, gast.Name):
@@ -70,6 +77,13 @@ def view_source(value, name, kinds, renames_only=False, asarrays=frozenset()):
             and isinstance(value.args[0], gast.Name) and (value.args[0].id in asarrays or _no_copy(value))):
         return value.args[0].id
     return None
+
+
+def _diagonal_view(value, kinds) -> bool:
+    """`np.diag(b)` of an array `b` whose rank is not known to be 1 (canonicalize writes np.diagonal and b.diagonal()
+    so): a view of b's diagonal in NumPy, a copy under Numba."""
+    return (isinstance(value, gast.Call) and dotted_name(value.func) == "np.diag" and bool(value.args)
+            and isinstance(value.args[0], gast.Name) and ndim(kinds.get(value.args[0].id)) != 1)
 
 
 def may_share_memory(value, name, kinds, array=False) -> bool:
@@ -267,7 +281,7 @@ def in_place(s, kinds, unknown=False) -> bool:
 _FRESH_RT = {"rt.copy", "rt.zeros_like", "rt.broadcast_to_like", "rt.sum_grad", "rt.mean_grad", "rt.prod_grad",
              "rt.dot", "rt.einsum_matmul", "rt.matmul_grad_x", "rt.matmul_grad_y", "rt.array", "rt.stack_array", "rt.elementwise"}
 # NumPy's calls whose result may be their first argument or a view of it, beyond _VIEW_CALLS
-_NUMPY_VIEWS = _VIEW_CALLS | {"np.ascontiguousarray", "np.asfortranarray", "np.squeeze", "np.diagonal", "np.real",
+_NUMPY_VIEWS = _VIEW_CALLS | {"np.ascontiguousarray", "np.asfortranarray", "np.squeeze", "np.diagonal", "np.diag", "np.real",
                               "np.imag", "np.atleast_3d", "np.flip", "np.fliplr", "np.flipud", "np.asanyarray"}
 
 
