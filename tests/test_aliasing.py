@@ -484,3 +484,23 @@ def test_a_diagonal_matrix_of_a_vector_is_its_own_array(jit):
     val, dot = srcdiff.jvp(diagonal_of_a_vector, wrt=(0, 1), jit=jit)(*args, (1.0, np.array([0.5, -1.0])))
     np.testing.assert_allclose(val, value, rtol=1e-12)
     np.testing.assert_allclose(dot, got[0] + np.dot(got[1], [0.5, -1.0]), rtol=1e-10)
+
+
+def flipped_transpose(x, M):
+    B = (M * 1.0).T      # (Fortran-ordered: np.ravel(B) copies)
+    v = np.flip(B)
+    B[0, 1] = 5.0 * x
+    return np.sum(v * np.array([[1.0, 2.0], [3.0, 4.0], [5.0, 6.0]]))
+
+
+@JIT
+def test_jvp_of_a_flip_read_after_a_write_into_its_array_is_declined(jit):
+    """np.flip(B) is NumPy's view of B, written out as rt.reshape_like(np.ravel(B)[::-1], B) (rules/composites.py), a
+    view only where B is C-contiguous. Forward mode follows views, and read the old values after the write into B
+    through its transpose: jvp's value 40.0 for f's 37.5, its derivative 0.0 for 25.0 at x = 0.5 (h29d). grad already
+    declined it; now jvp does, at the write."""
+    M = np.arange(6.0).reshape(2, 3)
+    assert flipped_transpose(0.5, M.copy()) == 37.5
+    with pytest.raises(srcdiff.SrcdiffError, match="`v` shares memory with `B`") as info:
+        srcdiff.jvp(flipped_transpose, wrt=0, jit=jit)(0.5, M.copy(), 1.0)
+    assert f"test_aliasing.py:{inspect.getsourcelines(flipped_transpose)[1] + 3}:" in str(info.value)   # the write

@@ -63,6 +63,13 @@ def view_source(value, name, kinds, renames_only=False, asarrays=frozenset()):
         # 17.0 for 7.25, the derivative 0.0 for 25.0, h29d)
         return value.args[0].id
     if renames_only:
+        if (isinstance(value, gast.Call) and dotted_name(value.func) == "rt.reshape_like" and len(value.args) == 2
+                and isinstance(value.args[1], gast.Name) and not is_scalar(kinds.get(value.args[1].id))):
+            # (np.flip(x) of every axis, written out as rt.reshape_like(np.ravel(x)[::-1], x) (rules/composites.py):
+            # NumPy's flip is a view of x, the ravel one only where x is C-contiguous. Forward mode, which follows
+            # views, read the old values after a write into x through its transpose: jvp's value 40.0 for f's 37.5,
+            # the derivative 0.0 for 25.0, h29d. (np.roll's copy ends in rt.reshape_like(..., x) too: declined alike)
+            return value.args[1].id
         return None
     if isinstance(value, gast.Attribute) and value.attr == "T" and isinstance(value.value, gast.Name):
         return value.value.id
