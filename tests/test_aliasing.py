@@ -504,3 +504,21 @@ def test_jvp_of_a_flip_read_after_a_write_into_its_array_is_declined(jit):
     with pytest.raises(srcdiff.SrcdiffError, match="`v` shares memory with `B`") as info:
         srcdiff.jvp(flipped_transpose, wrt=0, jit=jit)(0.5, M.copy(), 1.0)
     assert f"test_aliasing.py:{inspect.getsourcelines(flipped_transpose)[1] + 3}:" in str(info.value)   # the write
+
+
+def squeezed_transpose(x, M):
+    B = (M * 1.0).T      # (Fortran-ordered)
+    v = np.squeeze(B[None], axis=0)
+    B[0, 1] = 5.0 * x
+    return np.sum(v * np.array([[1.0, 2.0], [3.0, 4.0], [5.0, 6.0]]))
+
+
+@JIT
+def test_jvp_follows_a_write_into_an_array_through_its_squeezed_view(jit):
+    """np.squeeze(x, axis=0) is NumPy's view of x, and forward mode follows views; under Numba rt.squeeze reshaped
+    np.ascontiguousarray(x), a copy of an x that is not C-contiguous: jvp's value 65.0 for f's 64.0, its derivative
+    0.0 for 10.0 at x = 0.5 (h29d). rt.squeeze is a view under Numba too now (as_strided)."""
+    M = np.arange(6.0).reshape(2, 3)
+    value, dot = srcdiff.jvp(squeezed_transpose, wrt=0, jit=jit)(0.5, M.copy(), 1.0)
+    assert value == squeezed_transpose(0.5, M.copy()) == 64.0
+    np.testing.assert_allclose(dot, numerical_grad(squeezed_transpose, [0.5, M.copy()], 0), rtol=1e-7)
