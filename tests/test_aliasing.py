@@ -522,3 +522,20 @@ def test_jvp_follows_a_write_into_an_array_through_its_squeezed_view(jit):
     value, dot = srcdiff.jvp(squeezed_transpose, wrt=0, jit=jit)(0.5, M.copy(), 1.0)
     assert value == squeezed_transpose(0.5, M.copy()) == 64.0
     np.testing.assert_allclose(dot, numerical_grad(squeezed_transpose, [0.5, M.copy()], 0), rtol=1e-7)
+
+
+def written_through_a_squeezed_view(x, M):
+    B = (M * 1.0).T
+    r = np.squeeze(B[None], axis=0)
+    r[1, 0] = 5.0 * x
+    return np.sum(B * np.array([[1.0, 2.0], [3.0, 4.0], [5.0, 6.0]]))
+
+
+@JIT
+def test_jvp_follows_a_write_through_a_squeezed_view(jit):
+    """The write through r = np.squeeze(...) of a B that is not C-contiguous reaches B, as in NumPy (h29d: under
+    jit=True rt.squeeze's copy took the write, value 65.0 for 69.5)."""
+    M = np.arange(6.0).reshape(2, 3)
+    value, dot = srcdiff.jvp(written_through_a_squeezed_view, wrt=0, jit=jit)(0.5, M.copy(), 1.0)
+    assert value == written_through_a_squeezed_view(0.5, M.copy()) == 69.5
+    np.testing.assert_allclose(dot, numerical_grad(written_through_a_squeezed_view, [0.5, M.copy()], 0), rtol=1e-7)
