@@ -2191,7 +2191,7 @@ class Gen:
                     step = "xa = xa._replace(x=xa.x * 0.8 + 0.1 * np.sum(np.tanh(xa.a)), a=np.sin(xa.a) * xa.x)"
                     if (sum(map(ord, source())) // 4) % 3 == 1:     # (the same step by a method of XA, h27c)
                         step = "xa = xa.damped()"
-                    if form in (1, 2) and (sum(map(ord, source())) // 12) % 2:
+                    if form in (1, 2) and (sum(map(ord, source())) // 36) % 2:
                         # (the step bound to a new name, then stepped by XA's method, `st = xa.damped()` (or
                         # `xa._replace(...)`), `st = st.damped()` (in a loop too): record_methods_named follows the
                         # class through the first binding; was declined as "the namedtuple your function XA_damped

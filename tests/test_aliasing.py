@@ -439,3 +439,103 @@ def test_an_update_of_an_array_argument_in_place_is_declined(f, name, op, jit):
     value, g = srcdiff.value_and_grad(adds_into_a_float_argument, wrt=(0, 1), jit=jit)(1.5, y)
     assert value == pytest.approx(adds_into_a_float_argument(1.5, y), rel=1e-12)
     np.testing.assert_allclose(g[1], numerical_grad(adds_into_a_float_argument, [1.5, y], 1), rtol=1e-6)
+
+
+def _diagonal_program(form):
+    from gradcheck import source_module
+    src = ("import numpy as np\n\n\ndef f(x, M):\n    B = M * 1.0\n    v = " + form + "\n"
+           "    B[1, 1] = 5.0 * x   # <- write\n    return np.sum(v * v) + np.sum(B)\n")
+    return source_module("diagonal_" + "".join(c if c.isalnum() else "_" for c in form), src).f
+
+
+@pytest.mark.parametrize("transform", ["grad", "jvp"])
+@JIT
+@pytest.mark.parametrize("form", ["np.diagonal(B)", "np.diag(B)", "B.diagonal()", "np.diagonal(B, offset=0)"])
+def test_a_diagonal_read_after_a_write_into_its_matrix_is_declined(form, jit, transform):
+    """np.diagonal(B), np.diag(B) and B.diagonal() of a matrix are NumPy's (read-only) views of its diagonal: the
+    write into B[1, 1] changes v. The gradient took v for a copy (d/dx 0.0 for 25.0 at x = 0.5); jvp followed the view
+    under jit=False, but Numba's np.diag copies: under jit=True jvp gave the value 17.0 for f's 7.25 and the derivative
+    0.0 for 25.0 (h29d). Declined at the write, in both modes and backends."""
+    f = _diagonal_program(form)
+    M = np.array([[1.0, 2.0], [3.0, 4.0]])
+    with pytest.raises(srcdiff.SrcdiffError, match="`v` shares memory with `B`") as info:
+        if transform == "grad":
+            srcdiff.grad(f, wrt=0, jit=jit)(0.5, M)
+        else:
+            srcdiff.jvp(f, wrt=0, jit=jit)(0.5, M, 1.0)
+    assert ".py:7:" in str(info.value)     # the write's line
+
+
+def diagonal_of_a_vector(x, a):
+    b = a * 1.0
+    v = np.diag(b)      # (of a vector: a new matrix)
+    b[0] = x * 3.0
+    w = np.diagonal(np.outer(b, a))     # (a view of a new matrix nothing writes)
+    return np.sum(v * v) + np.sum(b * b) + np.sum(w * w)
+
+
+@JIT
+def test_a_diagonal_matrix_of_a_vector_is_its_own_array(jit):
+    args = [0.5, np.array([1.0, 2.0])]
+    value, got = srcdiff.value_and_grad(diagonal_of_a_vector, wrt=(0, 1), jit=jit)(*args)
+    np.testing.assert_allclose(value, diagonal_of_a_vector(*args), rtol=1e-12)
+    for k, g in enumerate(got):
+        np.testing.assert_allclose(g, numerical_grad(diagonal_of_a_vector, args, k), rtol=1e-6, atol=1e-7)
+    val, dot = srcdiff.jvp(diagonal_of_a_vector, wrt=(0, 1), jit=jit)(*args, (1.0, np.array([0.5, -1.0])))
+    np.testing.assert_allclose(val, value, rtol=1e-12)
+    np.testing.assert_allclose(dot, got[0] + np.dot(got[1], [0.5, -1.0]), rtol=1e-10)
+
+
+def flipped_transpose(x, M):
+    B = (M * 1.0).T      # (Fortran-ordered: np.ravel(B) copies)
+    v = np.flip(B)
+    B[0, 1] = 5.0 * x
+    return np.sum(v * np.array([[1.0, 2.0], [3.0, 4.0], [5.0, 6.0]]))
+
+
+@JIT
+def test_jvp_of_a_flip_read_after_a_write_into_its_array_is_declined(jit):
+    """np.flip(B) is NumPy's view of B, written out as rt.reshape_like(np.ravel(B)[::-1], B) (rules/composites.py), a
+    view only where B is C-contiguous. Forward mode follows views, and read the old values after the write into B
+    through its transpose: jvp's value 40.0 for f's 37.5, its derivative 0.0 for 25.0 at x = 0.5 (h29d). grad already
+    declined it; now jvp does, at the write."""
+    M = np.arange(6.0).reshape(2, 3)
+    assert flipped_transpose(0.5, M.copy()) == 37.5
+    with pytest.raises(srcdiff.SrcdiffError, match="`v` shares memory with `B`") as info:
+        srcdiff.jvp(flipped_transpose, wrt=0, jit=jit)(0.5, M.copy(), 1.0)
+    assert f"test_aliasing.py:{inspect.getsourcelines(flipped_transpose)[1] + 3}:" in str(info.value)   # the write
+
+
+def squeezed_transpose(x, M):
+    B = (M * 1.0).T      # (Fortran-ordered)
+    v = np.squeeze(B[None], axis=0)
+    B[0, 1] = 5.0 * x
+    return np.sum(v * np.array([[1.0, 2.0], [3.0, 4.0], [5.0, 6.0]]))
+
+
+@JIT
+def test_jvp_follows_a_write_into_an_array_through_its_squeezed_view(jit):
+    """np.squeeze(x, axis=0) is NumPy's view of x, and forward mode follows views; under Numba rt.squeeze reshaped
+    np.ascontiguousarray(x), a copy of an x that is not C-contiguous: jvp's value 65.0 for f's 64.0, its derivative
+    0.0 for 10.0 at x = 0.5 (h29d). rt.squeeze is a view under Numba too now (as_strided)."""
+    M = np.arange(6.0).reshape(2, 3)
+    value, dot = srcdiff.jvp(squeezed_transpose, wrt=0, jit=jit)(0.5, M.copy(), 1.0)
+    assert value == squeezed_transpose(0.5, M.copy()) == 64.0
+    np.testing.assert_allclose(dot, numerical_grad(squeezed_transpose, [0.5, M.copy()], 0), rtol=1e-7)
+
+
+def written_through_a_squeezed_view(x, M):
+    B = (M * 1.0).T
+    r = np.squeeze(B[None], axis=0)
+    r[1, 0] = 5.0 * x
+    return np.sum(B * np.array([[1.0, 2.0], [3.0, 4.0], [5.0, 6.0]]))
+
+
+@JIT
+def test_jvp_follows_a_write_through_a_squeezed_view(jit):
+    """The write through r = np.squeeze(...) of a B that is not C-contiguous reaches B, as in NumPy (h29d: under
+    jit=True rt.squeeze's copy took the write, value 65.0 for 69.5)."""
+    M = np.arange(6.0).reshape(2, 3)
+    value, dot = srcdiff.jvp(written_through_a_squeezed_view, wrt=0, jit=jit)(0.5, M.copy(), 1.0)
+    assert value == written_through_a_squeezed_view(0.5, M.copy()) == 69.5
+    np.testing.assert_allclose(dot, numerical_grad(written_through_a_squeezed_view, [0.5, M.copy()], 0), rtol=1e-7)

@@ -198,12 +198,17 @@ def _squeeze_nb(x, axis=None):
                 raise ValueError("cannot select an axis to squeeze out which has size not equal to one")
             drop[ax] = True
         dims = np.empty(m, np.int64)
+        steps = np.empty(m, np.int64)
         k = 0
         for i in range(nd):
             if not drop[i]:
                 dims[k] = x.shape[i]
+                steps[k] = x.strides[i]
                 k += 1
-        return np.ascontiguousarray(x).reshape(to_fixed_tuple(dims, m))
+        # (a view of x, as NumPy's squeeze, whatever x's layout: a reshape of np.ascontiguousarray(x) copied an x that
+        # is not C-contiguous, and a later write into x went unseen: jvp under jit=True of v = np.squeeze(B[None],
+        # axis=0) of a transposed B, then B[0, 1] = 5 * x, gave value 65.0 for f's 64.0, derivative 0.0 for 10.0, h29d)
+        return np.lib.stride_tricks.as_strided(x, shape=to_fixed_tuple(dims, m), strides=to_fixed_tuple(steps, m))
     return impl
 
 

@@ -15,7 +15,7 @@ import gast
 
 from . import annotations as anno
 from .astutil import call, dotted_name, load, walk, walk_statements
-from .kinds import Kind, is_array, is_scalar
+from .kinds import Kind, is_array, is_scalar, ndim
 from .purity import WRITES_INTO
 from .shape_reads import ssa_copy
 
@@ -55,7 +55,21 @@ def view_source(value, name, kinds, renames_only=False, asarrays=frozenset()):
         # (`y = b[0, ...]`: NumPy's 0-d view of b, Numba's number; forward mode, which follows views, counts it
         # too: its jitted code read the number from before a write into b, value -0.14 for -0.12)
         return value.value.id
+    if _diagonal_view(value, kinds):
+        # (np.diag, np.diagonal and x.diagonal() of a matrix: NumPy's read-only view of its diagonal, which a later
+        # write into the matrix changes; of a vector np.diag makes a new matrix. Was taken for a copy: grad d/dx 0.0
+        # for 25.0 of `v = np.diagonal(B)`, `B[1, 1] = 5 * x`, `np.sum(v * v)`. It counts in forward mode too
+        # (renames_only), which follows other views: Numba's np.diag copies, and jvp under jit=True gave the value
+        # 17.0 for 7.25, the derivative 0.0 for 25.0, h29d)
+        return value.args[0].id
     if renames_only:
+        if (isinstance(value, gast.Call) and dotted_name(value.func) == "rt.reshape_like" and len(value.args) == 2
+                and isinstance(value.args[1], gast.Name) and not is_scalar(kinds.get(value.args[1].id))):
+            # (np.flip(x) of every axis, written out as rt.reshape_like(np.ravel(x)[::-1], x) (rules/composites.py):
+            # NumPy's flip is a view of x, the ravel one only where x is C-contiguous. Forward mode, which follows
+            # views, read the old values after a write into x through its transpose: jvp's value 40.0 for f's 37.5,
+            # the derivative 0.0 for 25.0, h29d. (np.roll's copy ends in rt.reshape_like(..., x) too: declined alike)
+            return value.args[1].id
         return None
     if isinstance(value, gast.Attribute) and value.attr == "T" and isinstance(value.value, gast.Name):
         return value.value.id
@@ -70,6 +84,13 @@ def view_source(value, name, kinds, renames_only=False, asarrays=frozenset()):
             and isinstance(value.args[0], gast.Name) and (value.args[0].id in asarrays or _no_copy(value))):
         return value.args[0].id
     return None
+
+
+def _diagonal_view(value, kinds) -> bool:
+    """`np.diag(b)` of an array `b` whose rank is not known to be 1 (canonicalize writes np.diagonal and b.diagonal()
+    so): a view of b's diagonal in NumPy, a copy under Numba."""
+    return (isinstance(value, gast.Call) and dotted_name(value.func) == "np.diag" and bool(value.args)
+            and isinstance(value.args[0], gast.Name) and ndim(kinds.get(value.args[0].id)) != 1)
 
 
 def may_share_memory(value, name, kinds, array=False) -> bool:
@@ -267,7 +288,7 @@ def in_place(s, kinds, unknown=False) -> bool:
 _FRESH_RT = {"rt.copy", "rt.zeros_like", "rt.broadcast_to_like", "rt.sum_grad", "rt.mean_grad", "rt.prod_grad",
              "rt.dot", "rt.einsum_matmul", "rt.matmul_grad_x", "rt.matmul_grad_y", "rt.array", "rt.stack_array", "rt.elementwise"}
 # NumPy's calls whose result may be their first argument or a view of it, beyond _VIEW_CALLS
-_NUMPY_VIEWS = _VIEW_CALLS | {"np.ascontiguousarray", "np.asfortranarray", "np.squeeze", "np.diagonal", "np.real",
+_NUMPY_VIEWS = _VIEW_CALLS | {"np.ascontiguousarray", "np.asfortranarray", "np.squeeze", "np.diagonal", "np.diag", "np.real",
                               "np.imag", "np.atleast_3d", "np.flip", "np.fliplr", "np.flipud", "np.asanyarray"}
 
 

@@ -374,7 +374,7 @@ class Storage:
 # functions that may return a view of their first argument, and array methods that may return one of the array
 _VIEWS = frozenset(p + n for p in ("np.", "rt.") for n in (
     "reshape", "reshape_like", "transpose", "expand_dims", "squeeze", "ravel", "asarray", "broadcast_to",
-    "broadcast_to_like", "swapaxes", "moveaxis", "atleast_1d", "atleast_2d", "atleast_nd", "diagonal", "flip",
+    "broadcast_to_like", "swapaxes", "moveaxis", "atleast_1d", "atleast_2d", "atleast_nd", "diagonal", "diag", "flip",
     "fliplr", "flipud", "as_column", "real", "imag"))
 _METHODS = frozenset(("reshape", "transpose", "squeeze", "ravel", "view", "swapaxes", "diagonal"))
 
