@@ -1,5 +1,6 @@
 """transforms/inline.py: calls of user functions are spliced into the caller (after ANF, before SSA),
 their statements annotated with the callee's file and name; recursive calls stay calls."""
+import collections
 import re
 
 import numpy as np
@@ -672,3 +673,38 @@ def test_a_large_callee_writing_its_parameter_through_a_second_name_is_inlined(j
     for k in range(2):
         np.testing.assert_allclose(got[k], _central(calls_a_writer_through_a_second_name, args, k), rtol=1e-6)
     assert "_vjp(" not in srcdiff.source(g)
+
+
+# ---- a callee too large to inline whose nested def steps a namedtuple it makes: plain fuzz 1250023, 1253025, 1255002
+# (the hvp oracle's sin(0.5 * f(...)), f over the size limit) ----
+Stepped = collections.namedtuple("Stepped", ["u", "w"])
+
+
+def _steps_a_record(a, M):
+    def step(q):
+        return q._replace(w=np.sin(q.w) * q.u)
+    s = Stepped(u=np.min(M), w=a)
+    s2 = step(s)
+    u, w = step(s)
+    return u * np.sum(s2.w) + 0.1 * np.sum(w)
+
+
+def calls_a_record_stepper(a, M):
+    return np.sin(0.5 * _steps_a_record(a, M))
+
+
+@pytest.mark.parametrize("jit", [False, True], ids=["py", "jit"])
+def test_a_large_callee_passing_its_namedtuple_to_a_nested_def(jit, monkeypatch, tmp_path_factory):
+    """A callee over the size limit stays a call: its primal is its front-end tree, whose nested def `step` is passed
+    the namedtuple's fields as a tuple (`step((s_u, s_w))`). The primal called step made for unknown arguments, which
+    read `q.w` of a plain tuple: declined as "attribute .w of a local value is not supported". It calls step made for
+    the namedtuple's structure (inline.ForCall), as the derivative does."""
+    args = [np.array([0.1, 0.5, -0.2]), np.array([[0.3, 0.4, 0.9], [1.0, 0.2, 0.7]])]
+    (inl, _), (big, text) = _gradients_by_size(calls_a_record_stepper, args, jit, monkeypatch, tmp_path_factory)
+    assert "_steps_a_record_vjp(" in text or "steps_a_record_vjp(" in text, text
+    for k in range(2):
+        np.testing.assert_allclose(big[k], inl[k], rtol=1e-12)
+        np.testing.assert_allclose(big[k], _central(calls_a_record_stepper, args, k), rtol=1e-6)
+    value, tangent = srcdiff.jvp(calls_a_record_stepper, wrt=0, jit=jit)(*args, np.ones(3))
+    assert value == pytest.approx(calls_a_record_stepper(*args))
+    assert tangent == pytest.approx(np.sum(big[0]))
