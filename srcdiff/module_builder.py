@@ -23,7 +23,8 @@ import gast
 from . import compiler, generated
 from .errors import SrcdiffError, fail
 from .transforms import annotations as anno
-from .transforms import anf, desugar, dict_forms, emit, flatten, inline, kinds, parse, purity, record_returns, unbound
+from .transforms import (anf, desugar, dict_forms, emit, flatten, inline, kinds, parse, primal_lists, purity,
+                         record_returns, unbound)
 from .transforms.astutil import Namer, clone, walk, walk_calls
 
 
@@ -185,6 +186,7 @@ def primal_name(module: Module, obj, hint: str | None = None) -> str:
     name = module.namer.fresh(hint if hint and unit.name == "lambda_" else unit.name)
     module.primals[k] = name
     node = anf.index_lists_as_arrays(desugar.zero_sum_starts(clone(unit.node)))
+    node = primal_lists.named_lists_as_arrays(node)    # (Numba's np.max takes no list)
     node = unbound.define_unbound(node)   # (a value first bound in a loop and read in a later iteration)
     node.name = name
     if unit.filename:

@@ -708,3 +708,37 @@ def test_a_large_callee_passing_its_namedtuple_to_a_nested_def(jit, monkeypatch,
     value, tangent = srcdiff.jvp(calls_a_record_stepper, wrt=0, jit=jit)(*args, np.ones(3))
     assert value == pytest.approx(calls_a_record_stepper(*args))
     assert tangent == pytest.approx(np.sum(big[0]))
+
+
+# ---- a helper of a recursive function (its primal copy emitted as written) passing a name of a list literal where
+# a NumPy function takes an array: plain fuzz 1252005 under jit ----
+def _reduces_named_lists(p0):
+    st4 = [np.sum(p0[p0 < 0.3] * 0.5), -1.2]
+    t5 = np.max(st4)
+    st5 = (p0[0], p0[1])
+    st6 = [p0, p0 * 2.0]
+    t6 = np.mean(st5) + sum(st4) + np.linalg.norm(st5) + np.sum(np.max(st6, axis=0)) + np.sum(np.array(st4))
+    return p0 * t5 + t6
+
+
+def _recurses_over_list_reductions(u, depth):
+    if depth <= 0:
+        return u
+    return 0.5 * np.sin(_recurses_over_list_reductions(u, depth - 1)) + 0.5 * np.sum(_reduces_named_lists(u * np.ones(3)))
+
+
+def recursion_over_list_reductions(x):
+    return _recurses_over_list_reductions(x, 2)
+
+
+@pytest.mark.parametrize("jit", [False, True], ids=["py", "jit"])
+def test_a_primal_passing_a_named_list_to_numpy_compiles(jit):
+    """The primal of a helper a recursive function calls is its front-end tree: `st4 = [s, -1.2]; np.max(st4)` kept
+    the list, and Numba's np.max takes none ("Numba could not compile the generated code ... No implementation of
+    function Function(<function max ...>)"). It passes `rt.array((st4[0], st4[1]))` (primal_lists.py)."""
+    g = srcdiff.grad(recursion_over_list_reductions, jit=jit)
+    for x in (0.1, 0.7, -0.4):
+        assert g(x) == pytest.approx(numerical_grad(recursion_over_list_reductions, [x], 0), rel=1e-6)
+        value, tangent = srcdiff.jvp(recursion_over_list_reductions, jit=jit)(x, 1.0)
+        assert value == pytest.approx(recursion_over_list_reductions(x)) and tangent == pytest.approx(g(x))
+    assert "np.max(rt.array((st4[0], st4[1])))" in srcdiff.source(g)
