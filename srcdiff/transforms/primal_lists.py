@@ -18,36 +18,46 @@ from .canonicalize import array_parameters
 
 def named_lists_as_arrays(node):
     """`node` (a primal's tree) with each name of a flat list or tuple literal passed as an array argument made
-    `rt.array` of its items, in place; returns `node`."""
+    `rt.array` of its items, in place; returns `node`. Only a name read nowhere else but at an index (`st4[0]`): one
+    passed on or bound to a second name may be a list that grows (`b = st4; b.append(v)`), whose items the literal
+    does not tell."""
     lengths = _literal_lengths(node)
     if not lengths:
         return node
+    slots = []      # (the call's argument list or keyword, its key, rt.array's own): array arguments
     for n in walk(node):
         if not isinstance(n, gast.Call):
             continue
         name = dotted_name(n.func)
-        found = array_parameters(name) if name else None
-        if name == "rt.array" and len(n.args) == 1:     # (np.array(st4): of the tuple of its items)
-            array = _as_array(n.args[0], lengths)
-            n.args[0] = array.args[0] if array is not n.args[0] else array
+        if name == "rt.array" and len(n.args) == 1:     # (np.array(st4): rt.array of the tuple of its items)
+            slots.append((n.args, 0, True))
             continue
+        found = array_parameters(name) if name else None
         if found is None:
             continue
         params, arrays = found
-        for k, p in enumerate(params[:len(n.args)]):
-            if p in arrays:
-                n.args[k] = _as_array(n.args[k], lengths)
-        for kw in n.keywords:
-            if kw.arg in arrays:
-                kw.value = _as_array(kw.value, lengths)
+        slots += [(n.args, k, False) for k, p in enumerate(params[:len(n.args)]) if p in arrays]
+        slots += [(kw, "value", False) for kw in n.keywords if kw.arg in arrays]
+    slots = [s for s in slots if isinstance(_get(s[0], s[1]), gast.Name) and _get(s[0], s[1]).id in lengths]
+    allowed = {id(_get(h, k)) for h, k, _ in slots} | {id(n.value) for n in walk(node) if isinstance(n, gast.Subscript)}
+    read_else = {n.id for n in walk(node) if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Load)
+                 and n.id in lengths and id(n) not in allowed}
+    for holder, key, own in slots:
+        arg = _get(holder, key)
+        if arg.id in read_else:
+            continue
+        items = [gast.Subscript(value=load(arg.id), slice=const(k), ctx=gast.Load()) for k in range(lengths[arg.id])]
+        value = gast.Tuple(elts=items, ctx=gast.Load())
+        value = value if own else gast.copy_location(call("rt.array", value), arg)
+        if isinstance(holder, list):
+            holder[key] = value
+        else:
+            holder.value = value
     return node
 
 
-def _as_array(arg, lengths: dict):
-    if not (isinstance(arg, gast.Name) and arg.id in lengths):
-        return arg
-    items = [gast.Subscript(value=load(arg.id), slice=const(k), ctx=gast.Load()) for k in range(lengths[arg.id])]
-    return gast.copy_location(call("rt.array", gast.Tuple(elts=items, ctx=gast.Load())), arg)
+def _get(holder, key):
+    return holder[key] if isinstance(holder, list) else getattr(holder, key)
 
 
 def _literal_lengths(node) -> dict:
