@@ -23,7 +23,8 @@ import gast
 from . import compiler, generated
 from .errors import SrcdiffError, fail
 from .transforms import annotations as anno
-from .transforms import anf, desugar, dict_forms, emit, flatten, inline, kinds, parse, purity, record_returns, unbound
+from .transforms import (anf, desugar, dict_forms, emit, flatten, inline, kinds, parse, primal_lists, purity,
+                         record_returns, unbound)
 from .transforms.astutil import Namer, clone, walk, walk_calls
 
 
@@ -185,11 +186,12 @@ def primal_name(module: Module, obj, hint: str | None = None) -> str:
     name = module.namer.fresh(hint if hint and unit.name == "lambda_" else unit.name)
     module.primals[k] = name
     node = anf.index_lists_as_arrays(desugar.zero_sum_starts(clone(unit.node)))
+    node = primal_lists.named_lists_as_arrays(node)    # (Numba's np.max takes no list)
     node = unbound.define_unbound(node)   # (a value first bound in a loop and read in a later iteration)
     node.name = name
     if unit.filename:
         anno.set(node, anno.COPY_OF, unit.filename)
-    _rename_callees(module, unit, node, _calls_for_dicts(module, unit, node))
+    _rename_callees(module, unit, node, _calls_for_keyed_items(module, unit, node))
     module.functions.append(node)
     return name
 
@@ -230,16 +232,17 @@ def _rename_shadowing_locals(module, node, called: set) -> None:
             if old in versions:
                 versions[new] = versions.pop(old)
 
-def _calls_for_dicts(module, unit, node, name_of=None) -> set:
-    """A primal's calls passing a dict argument's items whole (`rec((p_0, p_1), ...)` in rec made for p's keys) call
-    the primal made for the dict's structure with the items (`rec2(p_0, p_1, ...)`, inline.ForCall), as the
-    derivative's calls do: the primal made for unknown arguments indexes the tuple by key. `name_of(ForCall, the
+def _calls_for_keyed_items(module, unit, node, name_of=None) -> set:
+    """A primal's calls passing a dict argument's items whole (`rec((p_0, p_1), ...)` in rec made for p's keys), or a
+    namedtuple's fields (`step((s_u, s_w))` of a nested def reading `q.w`), call the primal made for the structure
+    with the items (`rec2(p_0, p_1, ...)`, inline.ForCall), as the derivative's calls do: the primal made for unknown
+    arguments indexes the tuple by key, or reads a field of a plain tuple (declined). `name_of(ForCall, the
     call's name)`: the name to call it by (its primal's by default). The ids of those calls."""
     name_of = name_of or (lambda made, local: primal_name(module, made, local))
     done = set()
     for n in walk_calls(node):
         target = unit.callees.get(n.func.id) if isinstance(n.func, gast.Name) else None
-        passed = None if target is None else inline.dict_items_passed(node, n, inline.parameter_names(target))
+        passed = None if target is None else inline.keyed_items_passed(node, n, inline.parameter_names(target))
         if passed is None:
             continue
         made = inline.ForCall(target, passed[0])
@@ -474,7 +477,7 @@ def return_kind(module: Module, obj, arg_kinds: tuple, active: frozenset = froze
         name = module.namer.fresh(local)
         unit.callees[name] = made
         return name
-    _calls_for_dicts(module, unit, unit.node, for_dict)
+    _calls_for_keyed_items(module, unit, unit.node, for_dict)
 
     recursed = []
 

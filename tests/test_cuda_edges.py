@@ -330,6 +330,14 @@ def ellipsis_columns(x, M):
     return np.sum(y * y)
 
 
+def covariance_in_rows(x, a):
+    """np.cov of a vector in a row of a nested literal (CUDA fuzz 1260079): the adjoint of its mean, kept (1,) by
+    expand_dims, goes back to a number through rt.reshape_like, which the lowering read in a scalar context without
+    an index ("array d_rows11 used where a scalar is needed"); the one element is read at index 0."""
+    rows = np.array([[x, -0.7, 1.5 - a[0]], [np.cov(a), a[1] * x, a[2]]])
+    return np.sum(np.tanh(rows[1]) * rows[0])
+
+
 def _data():
     rng = np.random.default_rng(1)
     x = rng.uniform(0.2, 0.8, B)
@@ -357,6 +365,7 @@ def _data():
         "ellipsis_written": (ellipsis_written, (x, a)),
         "ellipsis_columns": (ellipsis_columns, (x, np.linspace(-0.7, 0.9, 12 * B).reshape(B, 3, 4))),
         "copies_written": (copies_written, (x, a)),
+        "covariance_in_rows": (covariance_in_rows, (x, a[:, :3])),
     }
 
 
@@ -487,7 +496,7 @@ if __name__ != "__main__":
                                       "swaps_in_loop", "swap_written", "saved_after_swap", "saved_written_twice",
                                       "saved_as_second_name", "pingpong_jacobi", "pingpong_third_name",
                                       "pingpong_empty_like", "swapped_then_written", "ellipsis_written",
-                                      "ellipsis_columns", "copies_written"])
+                                      "ellipsis_columns", "copies_written", "covariance_in_rows"])
     def test_matches_cpu(results, name):
         r = results[name]
         assert isinstance(r, dict), r

@@ -1,5 +1,6 @@
 """transforms/inline.py: calls of user functions are spliced into the caller (after ANF, before SSA),
 their statements annotated with the callee's file and name; recursive calls stay calls."""
+import collections
 import re
 
 import numpy as np
@@ -672,3 +673,72 @@ def test_a_large_callee_writing_its_parameter_through_a_second_name_is_inlined(j
     for k in range(2):
         np.testing.assert_allclose(got[k], _central(calls_a_writer_through_a_second_name, args, k), rtol=1e-6)
     assert "_vjp(" not in srcdiff.source(g)
+
+
+# ---- a callee too large to inline whose nested def steps a namedtuple it makes: plain fuzz 1250023, 1253025, 1255002
+# (the hvp oracle's sin(0.5 * f(...)), f over the size limit) ----
+Stepped = collections.namedtuple("Stepped", ["u", "w"])
+
+
+def _steps_a_record(a, M):
+    def step(q):
+        return q._replace(w=np.sin(q.w) * q.u)
+    s = Stepped(u=np.min(M), w=a)
+    s2 = step(s)
+    u, w = step(s)
+    return u * np.sum(s2.w) + 0.1 * np.sum(w)
+
+
+def calls_a_record_stepper(a, M):
+    return np.sin(0.5 * _steps_a_record(a, M))
+
+
+@pytest.mark.parametrize("jit", [False, True], ids=["py", "jit"])
+def test_a_large_callee_passing_its_namedtuple_to_a_nested_def(jit, monkeypatch, tmp_path_factory):
+    """A callee over the size limit stays a call: its primal is its front-end tree, whose nested def `step` is passed
+    the namedtuple's fields as a tuple (`step((s_u, s_w))`). The primal called step made for unknown arguments, which
+    read `q.w` of a plain tuple: declined as "attribute .w of a local value is not supported". It calls step made for
+    the namedtuple's structure (inline.ForCall), as the derivative does."""
+    args = [np.array([0.1, 0.5, -0.2]), np.array([[0.3, 0.4, 0.9], [1.0, 0.2, 0.7]])]
+    (inl, _), (big, text) = _gradients_by_size(calls_a_record_stepper, args, jit, monkeypatch, tmp_path_factory)
+    assert "_steps_a_record_vjp(" in text or "steps_a_record_vjp(" in text, text
+    for k in range(2):
+        np.testing.assert_allclose(big[k], inl[k], rtol=1e-12)
+        np.testing.assert_allclose(big[k], _central(calls_a_record_stepper, args, k), rtol=1e-6)
+    value, tangent = srcdiff.jvp(calls_a_record_stepper, wrt=0, jit=jit)(*args, np.ones(3))
+    assert value == pytest.approx(calls_a_record_stepper(*args))
+    assert tangent == pytest.approx(np.sum(big[0]))
+
+
+# ---- a helper of a recursive function (its primal copy emitted as written) passing a name of a list literal where
+# a NumPy function takes an array: plain fuzz 1252005 under jit ----
+def _reduces_named_lists(p0):
+    st4 = [np.sum(p0[p0 < 0.3] * 0.5), -1.2]
+    t5 = np.max(st4)
+    st5 = (p0[0], p0[1])
+    st6 = [p0, p0 * 2.0]
+    t6 = np.mean(st5) + sum(st4) + np.linalg.norm(st5) + np.sum(np.max(st6, axis=0)) + np.sum(np.array(st4))
+    return p0 * t5 + t6
+
+
+def _recurses_over_list_reductions(u, depth):
+    if depth <= 0:
+        return u
+    return 0.5 * np.sin(_recurses_over_list_reductions(u, depth - 1)) + 0.5 * np.sum(_reduces_named_lists(u * np.ones(3)))
+
+
+def recursion_over_list_reductions(x):
+    return _recurses_over_list_reductions(x, 2)
+
+
+@pytest.mark.parametrize("jit", [False, True], ids=["py", "jit"])
+def test_a_primal_passing_a_named_list_to_numpy_compiles(jit):
+    """The primal of a helper a recursive function calls is its front-end tree: `st4 = [s, -1.2]; np.max(st4)` kept
+    the list, and Numba's np.max takes none ("Numba could not compile the generated code ... No implementation of
+    function Function(<function max ...>)"). It passes `rt.array((st4[0], st4[1]))` (primal_lists.py)."""
+    g = srcdiff.grad(recursion_over_list_reductions, jit=jit)
+    for x in (0.1, 0.7, -0.4):
+        assert g(x) == pytest.approx(numerical_grad(recursion_over_list_reductions, [x], 0), rel=1e-6)
+        value, tangent = srcdiff.jvp(recursion_over_list_reductions, jit=jit)(x, 1.0)
+        assert value == pytest.approx(recursion_over_list_reductions(x)) and tangent == pytest.approx(g(x))
+    assert "np.max(rt.array((st4[0], st4[1])))" in srcdiff.source(g)

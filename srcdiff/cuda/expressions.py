@@ -308,7 +308,9 @@ class ExpressionLowering:
             return self.low(a[0], (ix[:ax] + ix[ax + 1:]) or None, s or None)
         if name == "rt.reshape_like":
             sg, sx = self.info(a[0])[0], self.info(a[1])[0]
-            if sg is None or idx is None:
+            if sg and idx is None and all(n == 1 for n in sg):   # (one element to a number: the mean of a vector's
+                return self.low(a[0], ("0",) * len(sg), sg)      # adjoint, kept (1,) by expand_dims: np.cov(a), CUDA
+            if sg is None or idx is None:                         # fuzz 1260079, "array d_rows11 used where a scalar")
                 return self.low(a[0], idx)
             flat = flat_index(self._full_of(idx, sx), sx)
             return self.low(a[0], unravel(f"({flat})", sg), sg)

@@ -231,20 +231,27 @@ def _call_for_structures(unit, s, tuples: dict, for_structures, namer) -> list:
     return [gast.copy_location(b, s) for b in before]
 
 
-def dict_items_passed(fn, call, params):
+def keyed_items_passed(fn, call, params):
     """(the structures {parameter: flatten's structure}, the leaves as the call's arguments) of `call` in `fn` (a
-    function's front-end tree, not in ANF) where it passes a dict argument's items whole (or a tuple holding them) to
-    the parameters `params`, else None. A primal function made for a dict's structure calls the function made for
-    it (module_builder.primal_name), as its derivative does: the function made for unknown arguments would index
-    the tuple of the items by a key."""
+    function's front-end tree, not in ANF) where it passes a dict argument's items whole, or a namedtuple's fields
+    (or a tuple holding them), to the parameters `params`, else None. A primal function made for a dict's or
+    namedtuple's structure calls the function made for it (module_builder.primal_name), as its derivative does: the
+    function made for unknown arguments would index the tuple of the items by a key, or read `q.w` of a plain tuple
+    (declined: "attribute .w of a local value", fuzz seeds 1250023, 1253025, 1255002, where f, too large to inline
+    into the hvp oracle's sin(0.5 * f(...)), kept its calls of a nested def stepping a namedtuple)."""
     if call.keywords or params is None or len(params) != len(call.args):
         return None
     tuples = _tuple_literals(fn)
     structs = {p: _structure(a, tuples) for p, a in zip(params, call.args)}
     structs = {p: st for p, st in structs.items() if st is not None}
-    if not any(map(dict_forms.has_keyed, structs.values())):
+    if not any(dict_forms.has_keyed(st) or _has_fields(st) for st in structs.values()):
         return None
     return structs, [copy.deepcopy(leaf) for a in call.args for leaf in _leaves(a, tuples)]
+
+
+def _has_fields(struct) -> bool:
+    """Whether the structure holds a namedtuple's (flatten's Fields, read by field) anywhere."""
+    return isinstance(struct, list) and (isinstance(struct, flatten.Fields) or any(_has_fields(st) for st in struct))
 
 
 def parameter_names(obj):
