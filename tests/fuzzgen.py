@@ -2331,6 +2331,8 @@ class Gen:
         for feature, make in (("floatbool", self.float_of_bools), ("zerodargs", self.zero_d_arguments_written)):
             if self.has(feature) and self.coin(3):
                 block, term = make(env, "flag" in params)
+                if renamed and any(re.search(rf"\b{renamed[1]}\(", t) for t in block + [term]):
+                    continue    # (a local 'reservednames' named max or len, which the block calls: left out)
                 if renamed:
                     block, term = [re.sub(rf"\b{renamed[0]}\b", renamed[1], t) for t in block + [term]][:-1], \
                         re.sub(rf"\b{renamed[0]}\b", renamed[1], term)
