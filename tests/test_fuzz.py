@@ -39,6 +39,7 @@ fixed, drop its entry here and its case's `# xfail:` line.
 """
 import ast
 import builtins
+import functools
 import importlib.util
 import glob
 import os
@@ -720,6 +721,23 @@ def test_named_dict_returns_nested_dicts_and_namedtuple_arguments_replaced_are_d
         fuzzgen.check_program(prog.load(workdir, f"structured_{seed}"), prog, jit, seed)
 
 
+@functools.lru_cache(maxsize=None)
+def _source_of(seed: int) -> str:
+    return fuzzgen.seeded_program(seed).source
+
+
+def first_seeds_drawing(forms: dict, seeds: int) -> dict:
+    """{form: the first seed below `seeds` whose program matches the form's pattern}; every form must be drawn (the
+    tests of features drawn last: seeds are found, not fixed, since a feature added later moves them)."""
+    first = {}
+    for seed in range(seeds):
+        for form, pattern in forms.items():
+            if form not in first and re.search(pattern, _source_of(seed)):
+                first[form] = seed
+    assert set(first) == set(forms), first
+    return first
+
+
 def test_writes_through_an_ellipsis_are_drawn_and_checked(workdir):
     """'ellipsis' draws a local (2, N) array written through an Ellipsis index: all of it (`e[...] = np.sin(e) * s`,
     `e[...] += v`, also in a loop), a column (`e[..., k] = ...`) and a row (`e[r, ...] *= c`). Reverse mode keeps
@@ -730,13 +748,7 @@ def test_writes_through_an_ellipsis_are_drawn_and_checked(workdir):
     the generator later moves them.)"""
     forms = {"whole": r"ell\d+\[\.\.\.\] = np\.sin", "add": r"ell\d+\[\.\.\.\] \+= ", "column": r"ell\d+\[\.\.\., \d\] = ",
              "row": r"ell\d+\[\d, \.\.\.\] \*= ", "loop": r"\n        ell\d+\[\.\.\.\] = ell\d+ \* 0\.5"}
-    first = {}
-    for s in range(200):
-        src = fuzzgen.seeded_program(s).source
-        for form, pattern in forms.items():
-            if form not in first and re.search(pattern, src):
-                first[form] = s
-    assert set(first) == set(forms), first
+    first = first_seeds_drawing(forms, 200)
     prog = fuzzgen.seeded_program(first["whole"])
     fuzzgen.check_program(prog.load(workdir, f"ellipsis_{first['whole']}"), prog, True, first["whole"])
 
@@ -750,13 +762,7 @@ def test_parameters_written_then_bound_again_are_drawn_and_checked(workdir):
     (The seeds are found, not fixed: a feature added to the generator later moves them.)"""
     forms = {"for": r"\n    for i\d+ in range\(2\):\n        u = 0\.5 \* u", "while": r"\n    while i\d+ < 2:\n        u = ",
              "branch": r"\n    if z > 0\.0:\n        u = u \* z"}
-    first = {}
-    for s in range(200):
-        src = fuzzgen.seeded_program(s).source
-        for form, pattern in forms.items():
-            if form not in first and re.search(pattern, src):
-                first[form] = s
-    assert set(first) == set(forms), first
+    first = first_seeds_drawing(forms, 200)
     prog = fuzzgen.seeded_program(first["while"])
     fuzzgen.check_program(prog.load(workdir, f"argrebound_{first['while']}"), prog, False, first["while"])
 
@@ -768,13 +774,7 @@ def test_copies_of_the_tuple_argument_are_drawn_and_checked(workdir):
     supported'). Both kinds are drawn; the first program copying a slice passes the oracles under Numba.
     (The seeds are found, not fixed: a feature added to the generator later moves them.)"""
     forms = {"whole": r"\b(tuple|list)\(xa\)", "slice": r"\b(tuple|list)\(xa\[[^\]]*:[^\]]*\]\)"}
-    first = {}
-    for s in range(300):
-        src = fuzzgen.seeded_program(s).source
-        for form, pattern in forms.items():
-            if form not in first and re.search(pattern, src):
-                first[form] = s
-    assert set(first) == set(forms), first
+    first = first_seeds_drawing(forms, 300)
     prog = fuzzgen.seeded_program(first["slice"])
     fuzzgen.check_program(prog.load(workdir, f"tuplecopy_{first['slice']}"), prog, True, first["slice"])
 
@@ -785,13 +785,7 @@ def test_float_of_bools_and_zero_d_arguments_written_are_drawn_and_checked(workd
     `float` of a bool, 0-d array arguments written in place; never drawn before h29b). Each form is drawn; the first
     program of each passes the oracles, the 0-d one jitted. (The seeds are found, not fixed.)"""
     forms = {"floatbool": r"\bfb\d+ = [^\n]*float\(", "add": r"\n    z\[\(\)\] \+= ", "whole": r"\n    z\[\.\.\.\] = "}
-    first = {}
-    for s in range(200):
-        src = fuzzgen.seeded_program(s).source
-        for form, pattern in forms.items():
-            if form not in first and re.search(pattern, src):
-                first[form] = s
-    assert set(first) == set(forms), first
+    first = first_seeds_drawing(forms, 200)
     for form, jit in (("floatbool", False), ("add", True)):
         prog = fuzzgen.seeded_program(first[form])
         fuzzgen.check_program(prog.load(workdir, f"{form}_{first[form]}"), prog, jit, first[form])
