@@ -2281,42 +2281,39 @@ class Gen:
                 body = [re.sub(rf"\b{bound[0]}\b", name, line) for line in body]
                 renamed = (bound[0], name)
                 src = source()
+
+        def added(block, term):
+            """f's body with `block` before its return line and `term` added to what it returns (a local the step above
+            renamed, renamed in them too)."""
+            if renamed:
+                block, term = [re.sub(rf"\b{renamed[0]}\b", renamed[1], t) for t in block], \
+                    re.sub(rf"\b{renamed[0]}\b", renamed[1], term)
+            return body[:-1] + block + [f"{body[-1]} + {term}"]
         # a local array written through an Ellipsis index, all of it, a column or a row (drawn after everything
         # else: the programs of the other features stay as they were; a local the step above renamed, renamed here)
         if self.has("ellipsis") and self.coin(3):
             block, term = self.ellipsis_writes(env)
-            if renamed:
-                block, term = [re.sub(rf"\b{renamed[0]}\b", renamed[1], t) for t in block + [term]][:-1], \
-                    re.sub(rf"\b{renamed[0]}\b", renamed[1], term)
-            body = body[:-1] + block + [f"{body[-1]} + {term}"]
+            body = added(block, term)
             src = source()
         # a helper writing into its parameter, then binding it again in a loop or branch, and f reading its array
         # after the call (drawn last too)
         if self.has("argrebound") and self.coin(3):
             block, term = self.rebound_after_write(env)
-            if renamed:
-                block, term = [re.sub(rf"\b{renamed[0]}\b", renamed[1], t) for t in block + [term]][:-1], \
-                    re.sub(rf"\b{renamed[0]}\b", renamed[1], term)
-            body = body[:-1] + block + [f"{body[-1]} + {term}"]
+            body = added(block, term)
             src = source()
         # copy.copy / copy.deepcopy of a vector and of a number f computes, the copy written (drawn after everything
         # else: the programs of the other features stay as they were; a local 'reservednames' renamed, renamed here)
         if self.has("copies") and self.coin(3):
             block, term = self.copied_values(env, sum(map(ord, source())))
-            if renamed:
-                block, term = [re.sub(rf"\b{renamed[0]}\b", renamed[1], t) for t in block + [term]][:-1], \
-                    re.sub(rf"\b{renamed[0]}\b", renamed[1], term)
-            body = body[:-1] + block + [f"{body[-1]} + {term}"]
+            body = added(block, term)
             src = source()
         # a namedtuple a function of the program's returns, passed straight to another call, `use(ststep(st))` (drawn
         # after everything else: the programs of the other features stay as they were; a local 'reservednames' renamed,
         # renamed here)
         if self.has("recordpassed") and self.coin(3):
             block, term = self.passed_record(env, sum(map(ord, source())))
-            if renamed:     # (a local 'reservednames' renamed: seed 1220015's `ST44(t33, ...)` read a name bound no more)
-                block, term = [re.sub(rf"\b{renamed[0]}\b", renamed[1], t) for t in block + [term]][:-1], \
-                    re.sub(rf"\b{renamed[0]}\b", renamed[1], term)
-            body = body[:-1] + block + [f"{body[-1]} + {term}"]
+            # (a local 'reservednames' renamed: seed 1220015's `ST44(t33, ...)` read a name bound no more)
+            body = added(block, term)
             src = source()
         # a copy of the tuple argument, tuple(xa) or list(xa) (of a constant slice too), read as its items (drawn last
         # too; where f binds xa to nothing else: a copy of a tuple made in the function is declined)
@@ -2333,10 +2330,7 @@ class Gen:
                 block, term = make(env, "flag" in params)
                 if renamed and any(re.search(rf"\b{renamed[1]}\(", t) for t in block + [term]):
                     continue    # (a local 'reservednames' named max or len, which the block calls: left out)
-                if renamed:
-                    block, term = [re.sub(rf"\b{renamed[0]}\b", renamed[1], t) for t in block + [term]][:-1], \
-                        re.sub(rf"\b{renamed[0]}\b", renamed[1], term)
-                body = body[:-1] + block + [f"{body[-1]} + {term}"]
+                body = added(block, term)
                 src = source()
         prog = Program(src, self.N, params, n, seq, checkpoints)
         prog.python_only = self.python_only and bool(fuzz_rules.PYTHON_ONLY_TEXT.search(src))
