@@ -322,6 +322,53 @@ def test_an_array_of_a_comprehension_whose_filter_is_always_false(jit):
     assert srcdiff.jvp(items_filter_always_false, wrt=0, jit=jit)(0.7, x, 1.0) == (pytest.approx(0.7), pytest.approx(1.0))
 
 
+
+def _items_four_calls_deep(p, x):
+    ys = np.array([v * p for v in x if v > 10.0])
+    rows = np.array([x * v for v in x if v > 10.0])
+    return np.sum(ys) + np.sum(rows) + p * p
+
+
+def _items_deep3(p, x):
+    return _items_four_calls_deep(p, x) * 2.0
+
+
+def _items_deep2(p, x):
+    return _items_deep3(p, x) + p
+
+
+def _items_deep1(p, x):
+    return np.sin(_items_deep2(p, x))
+
+
+def items_in_a_helper_that_stays_a_call(a, x):
+    return _items_deep1(a, x) * a
+
+
+@pytest.mark.parametrize("jit", [False, True], ids=["py", "jit"])
+@pytest.mark.parametrize("x", [[0.3, -1.2, 2.0], [0.3, -1.2, 20.0]], ids=["no_item", "one_item"])
+def test_an_array_of_a_comprehension_that_may_run_no_iteration_in_a_helper_that_stays_a_call(x, jit):
+    """The helper four calls deep stays a call: the gradient calls its primal copy, whose kinds are unknown, so the
+    first item's placeholder stays None; where the comprehension ran no iteration, rt.stack_zeros met it under
+    Numba, declined "ys_items_first is bound on some paths only" (fuzz seed 1210052, hvp of sin(f / 2)); now an
+    empty array of the item's rank."""
+    x = np.array(x)
+    check_grad(items_in_a_helper_that_stays_a_call, [0.7, x], jit=jit)
+    value, g = srcdiff.value_and_grad(items_in_a_helper_that_stays_a_call, wrt=0, jit=jit)(0.7, x)
+    assert value == pytest.approx(items_in_a_helper_that_stays_a_call(0.7, x))
+    assert srcdiff.jvp(items_in_a_helper_that_stays_a_call, wrt=0, jit=jit)(0.7, x, 1.0)[1] == pytest.approx(g)
+    eps = 1e-5
+    grad = srcdiff.grad(items_in_a_helper_that_stays_a_call, wrt=0)
+    fd = (grad(0.7 + eps, x) - grad(0.7 - eps, x)) / (2 * eps)
+    assert srcdiff.hvp(items_in_a_helper_that_stays_a_call, wrt=0, jit=jit)(0.7, x, 1.0) == pytest.approx(fd, rel=1e-5)
+
+
+def test_the_array_of_no_items_whose_first_is_none_is_an_empty_float_vector():
+    from srcdiff import runtime as rt
+    empty = rt.stack_zeros(0, None)
+    assert empty.shape == (0,) and empty.dtype == np.float64
+
+
 # ---- for/while ... else: a flag the loop's own breaks set ------------------------------------------------
 def for_else_nested(a, x):
     acc = 0.0

@@ -101,18 +101,38 @@ def _seed_nb(y):
 
 def stack_zeros(n, item):
     """Zeros for `n` items like `item` (shape (n,) + item's shape, item's dtype): the array that
-    np.array([f(v) for v in seq]) fills, one item per iteration (transforms/desugar.py)."""
+    np.array([f(v) for v in seq]) fills, one item per iteration (transforms/desugar.py). `item` is None where
+    the comprehension ran no iteration (n == 0) in a function whose kinds are unknown (a helper's primal copy:
+    the first item's placeholder stays None, unbound.placeholder): an empty float vector, as NumPy's
+    np.array([])."""
+    if item is None:
+        return np.zeros(n)
     return np.zeros((n,) + np.shape(item), np.asarray(item).dtype)
 
 
 @cached_overload(stack_zeros)
 def _stack_zeros_nb(n, item):
     from numba.np.numpy_support import as_dtype
-    if nb_is_array(item):
-        dt = as_dtype(item.dtype)
-        return lambda n, item: np.zeros((n,) + item.shape, dt)
-    if isinstance(item, (types.Number, types.Boolean)):
-        dt = as_dtype(item)
+    # Optional(T): the first item's placeholder None merged with its binding in the counting loop, in a helper's
+    # primal copy (its kinds unknown, the placeholder untyped: fuzz seed 1210052, hvp under Numba); None at run
+    # time only where that loop ran no iteration (n == 0): no shape to read, zeros of the item's rank then.
+    # Not None alone: Numba types the call with the placeholder's None before the binding's type reaches it,
+    # and a vector then would not unify with the array of the item's rank typed next.
+    optional = isinstance(item, types.Optional)
+    t = item.type if optional else item
+    if nb_is_array(t):
+        dt = as_dtype(t.dtype)
+        if not optional:
+            return lambda n, item: np.zeros((n,) + item.shape, dt)
+        empty = (0,) * (t.ndim + 1)
+
+        def impl(n, item):
+            if item is None:
+                return np.zeros(empty, dt)
+            return np.zeros((n,) + item.shape, dt)
+        return impl
+    if isinstance(t, (types.Number, types.Boolean)):
+        dt = as_dtype(t)
         return lambda n, item: np.zeros(n, dt)
     return None
 
