@@ -23,7 +23,8 @@ the summary counts how the chunks ran ('threads': an rt.prange loop; 'one thread
 runs the CUDA oracles instead (tests/fuzz_cuda.py: srcdiff.cuda.vmap of grad / value_and_grad / jvp / hvp
 against the CPU derivative of each example) on numba's CUDA simulator: the child processes get
 NUMBA_ENABLE_CUDASIM=1 (no GPU needed; Python backend only, --jit-every is ignored). 'declined' is a
-SrcdiffError from vmap (a limit of the CUDA target); the summary counts the decline reasons. --device
+SrcdiffError from vmap (a limit of the CUDA target); the summary counts the decline reasons, and each declined
+program is saved to --out (declined_SEED_cuda.py, its reason on line 2) as the plain runner saves its declines. --device
 generates only fuzz_cuda.DEVICE_FEATURES (programs that mostly reach the kernel). With SRCDIFF_FUZZ_CUDA_PTX=1
 the children run without the simulator: on a machine with a GPU the kernels run on it (result buffers
 start as NaN, so a result a kernel fails to write is a disagreement: fuzz_cuda.nan_outputs), elsewhere each
@@ -302,13 +303,16 @@ def _cpu_seconds(pid: int) -> float:
 def _record(res, stats, failures, out, nested, log, cuda=False, device=False, parallel=False):
     import fuzzgen
     stats[res["outcome"]] += 1
-    if res["outcome"] in ("ok", "skip") or (cuda and res["outcome"] == "declined"):
+    if res["outcome"] in ("ok", "skip"):
         return
     seed, jit = res["seed"], res["jit"]
     first = " | ".join(res["msg"].strip().splitlines()[:3])[:300]
     tag = "cuda" if cuda else "parallel" if parallel else "jit" if jit else "py"
-    failures.append(f"seed {seed} {'parallel' if parallel else 'jit' if jit else 'py'} [{res['outcome']}] {first}")
-    log("  " + failures[-1])
+    # a CUDA decline (a documented limit of the target, counted by reason in the summary) is no failure, but its
+    # program is saved to `out` like the plain runner's declines, to read what the target declined
+    if not (cuda and res["outcome"] == "declined"):
+        failures.append(f"seed {seed} {'parallel' if parallel else 'jit' if jit else 'py'} [{res['outcome']}] {first}")
+        log("  " + failures[-1])
     features = program_features(cuda, device) if cuda else \
         [f for f in fuzzgen.ALL_FEATURES if not (jit and f in fuzzgen.PYTHON_ONLY) and f not in _excluded()]
     if parallel:

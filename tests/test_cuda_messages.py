@@ -373,3 +373,50 @@ def test_hvp_names_the_users_line_before_the_gradients():
     assert lines[1] == f"    line {line}: return np.sum(np.array([x, x])[np.array([x, x]) > -0.5]) * a[0]", msg
     assert lines[2].startswith("    (in the code srcdiff generated from this line, at ") and "_grad_" in lines[2], msg
     assert lines[3].startswith("  hint: "), msg
+
+
+def _bump_0d(z, v):
+    z[()] += v * 0.5
+    return float(z) * v
+
+
+def zero_d_written_by_a_helper(x):
+    z = np.zeros(())
+    t = 0.0
+    for i in range(2):
+        t = t + _bump_0d(z, x * 0.5)
+    return t + float(z)
+
+
+def zero_d_read_by_name(x):
+    z = np.full((), 0.5)
+    z[()] = x * x
+    t = z
+    return float(t) * x
+
+
+@pytest.mark.parametrize("make", [srcdiff.grad, srcdiff.jvp, srcdiff.hvp])
+@pytest.mark.parametrize("f", [zero_d_written_by_a_helper, zero_d_read_by_name])
+def test_zero_d_array_kept_as_an_array_declined_at_its_line(make, f):
+    """A 0-d array the function makes, written by a helper of the user's (`z[()] += v`) or read by name (`t = z`),
+    stays an array in the derivative code (elsewhere the CPU specialisation makes it a number, which the device runs).
+    vmap declined it with srcdiff's own names and an unrelated cause ("result2 is both a scalar and an array", "an
+    array whose size (z) is not fixed when the kernel is specialised": CUDA fuzz seeds 1333507, 1333509, 1333514); it
+    names the 0-d array at the line that makes it, with advice."""
+    msg = _decline(make, f, 0, (np.ones(2),), (0,), np.ones(2) if make is not srcdiff.grad else None)
+    head = msg.split("\n")[0]
+    assert "test_cuda_messages.py:%d: " % (f.__code__.co_firstlineno + 1) in head, msg
+    assert "a 0-d array (`z = np.zeros(())`) that the derivative code keeps as an array" in head, msg
+    assert "hint: hold the number in a float" in msg, msg
+
+
+def zero_d_as_a_number(x):
+    z = np.zeros(())
+    z[()] += x * 2.0
+    return x * z[()]
+
+
+def test_zero_d_array_used_as_a_number_runs_on_the_device():
+    """... and one the derivative code makes a number (README: 0-d arrays as the numbers they hold) compiles."""
+    k = srcdiff.cuda.vmap(srcdiff.grad(zero_d_as_a_number), in_axes=(0,))
+    assert ".target sm_90" in k.ptx(np.ones(2), cc=(9, 0))

@@ -608,6 +608,27 @@ def test_fuzz_cuda_oracle_sees_a_small_error():
     assert all(r["outcome"] == "wrong" for s, r in res.items() if r["outcome"] != "skip"), res
 
 
+CUDA_DECLINED_SEED = 1333501     # an every-feature program vmap declines (an index list of constants, `t[[1, 0]]`)
+
+
+def test_fuzz_cuda_runner_saves_declined_programs(tmp_path):
+    """The CUDA runner (fuzz_runner.py --cuda) counted a decline by reason but saved no program to --out, where the
+    plain runner saves every declined program: to read what the target declines, one had to regenerate each seed's
+    program by hand. A declined program is saved, named as the plain runner names it, its reason on line 2, and it is
+    no failure."""
+    if importlib.util.find_spec("numba_cuda") is None:
+        pytest.skip("numba-cuda is not installed")
+    stats, failures, out, done, _ = fuzz_runner.run_long(CUDA_DECLINED_SEED, 1, out=str(tmp_path), timeout=120,
+                                                         log=lambda m: None, cuda=True)
+    assert done == 1 and stats["declined"] == 1 and not failures, (stats, failures)
+    path = tmp_path / f"declined_{CUDA_DECLINED_SEED}_cuda.py"
+    assert os.listdir(tmp_path) == [path.name], os.listdir(tmp_path)
+    lines = path.read_text().splitlines()
+    assert lines[1].startswith("# declined: ") and "cannot generate CUDA code" in lines[1], lines[:2]
+    prog = fuzz_runner.program_for(CUDA_DECLINED_SEED, features=fuzz_runner.program_features(cuda=True))
+    assert path.read_text().endswith(prog.source), "the saved program is not the one the runner checked"
+
+
 PARALLEL_SEED = 1023000     # a program whose loss over the rows of M @ a row fusion runs in chunks (fuzz_parallel.py)
 
 

@@ -264,6 +264,7 @@ class Inference:
         return shape
 
     def infer(self):
+        self._decline_zero_d()
         pending, stuck = None, None
         for _ in range(8):
             pending = []
@@ -287,6 +288,33 @@ class Inference:
             self.fail(st, f"{none} is None on some path", "device values are never None: keep a flag (a bool) "
                                                          "beside the value instead")
         self.fail(st, f"could not type {u}")
+
+    def _decline_zero_d(self):
+        """A 0-d array the function makes stays an array in the derivative code where a function of yours writes
+        into it (`bump(z, v)` of `z[()] += v`) or a read names the array (`t = z`; elsewhere the CPU specialisation
+        makes it the number it holds, which runs on the device): the
+        device keeps numbers and arrays of fixed shape, no 0-d arrays, so vmap declines it at its line (before,
+        "result2 is both a scalar and an array" or "an array whose size (z) is not fixed": CUDA fuzz seeds
+        1333507, 1333509, 1333514)."""
+        empty = {st.targets[0].id for st in self._walk(self.fn.body) if isinstance(st, ast.Assign)
+                 and isinstance(st.targets[0], ast.Name) and isinstance(st.value, ast.Tuple) and not st.value.elts}
+        for st in self._walk(self.fn.body):
+            for e in (x for v in ast.iter_child_nodes(st) if isinstance(v, ast.expr) for x in ast.walk(v)):
+                if not isinstance(e, ast.Call):
+                    continue
+                name = dotted(e.func)
+                shape = e.args[0] if e.args else None
+                zero_d = name == "rt.array_0d" or (
+                    name in ("np.zeros", "np.ones", "np.empty", "np.full") and
+                    ((isinstance(shape, ast.Tuple) and not shape.elts) or
+                     (isinstance(shape, ast.Name) and shape.id in empty)))
+                if zero_d:
+                    self.fail(st, "a 0-d array (`z = np.zeros(())`) that the derivative code keeps as an array (a "
+                                  "function of yours writes into it, or a read names the array: `t = z`, `z.shape`, "
+                                  "`np.reshape(z, 1)`); the device holds numbers and arrays of fixed shape, no 0-d "
+                                  "arrays",
+                              "hold the number in a float (`z = 0.0`), read it as one, and let a function of yours "
+                              "return its new value (`z = bump(z, v)` of `return z + v * 0.5`)")
 
     def _walk(self, stmts):
         for s in stmts:
