@@ -309,7 +309,7 @@ def _generated(ctx):
         lists.rows_as_arrays(ctx.unit.node)
     ctx.unit.node = logdomain.split_adjoints(logdomain_scales.untape_scales(forward.lower_stacks(ctx.unit.node)))
     if not ctx.forward_mode:
-        ctx.unit.node = _fold_negative_constants(ctx.unit.node)
+        ctx.unit.node = forward.name_dropped_pops(_fold_negative_constants(ctx.unit.node))
 
 
 def _mark_placeholders(unit):

@@ -2332,9 +2332,43 @@ class Gen:
                     continue    # (a local 'reservednames' named max or len, which the block calls: left out)
                 body = added(block, term)
                 src = source()
+        # eigh's eigenvectors, the thin SVD's U and Vh, or pinv of a matrix f computes (drawn after everything else: the
+        # programs the features above make stay as they were; a local 'reservednames' renamed, renamed here)
+        if self.has("spectral") and self.coin(3):
+            block, term = self.spectral_vectors(env)
+            body = added(block, term)
+            src = source()
         prog = Program(src, self.N, params, n, seq, checkpoints)
         prog.python_only = self.python_only and bool(fuzz_rules.PYTHON_ONLY_TEXT.search(src))
         return prog
+
+    def spectral_vectors(self, env):
+        """'spectral' (README Transforms: a gradient-norm penalty through the gradients of eigh, svd and pinv; drawn
+        last): eigh's eigenvectors of a symmetric 2 x 2 matrix, U and Vh of a thin SVD of a (2, N) one, or its pinv,
+        the matrix built of f's values, read in sign-invariant terms (V ** 2, V diag(.) V.T, u v^T, U diag(.) Vh).
+        Nested mode's penalty differentiates their adjoint helpers (rt.eigh_vectors_grad, rt.svd_u_grad,
+        rt.svd_vh_grad, rt.pinv_grad) in reverse mode: their reverse rules (h30e). Their derivatives need distinct
+        eigenvalues / singular values, kept apart by construction: diag(1, 4) plus a symmetric perturbation whose
+        entries are at most 0.3 (eigenvalues at least 1.8 apart), and fuzz_rules' W (singular values about 3 and 1).
+        Returns the lines and a scalar term."""
+        m, m2 = self.expr("m", env, 1), self.expr("m", env, 1)
+        W = f"np.eye(2, {self.N}) * np.array([[3.0], [1.0]]) + 0.3 * np.tanh({m})"
+        form = self.choose(3)
+        if form == 0:
+            t, w, V = self.fresh("sp"), self.fresh("w"), self.fresh("V")
+            lines = [f"{t} = 0.15 * np.tanh(({m})[:, :2])",
+                     f"{w}, {V} = np.linalg.eigh(np.eye(2) * np.array([1.0, 4.0]) + {t} + {t}.T)"]
+            return lines, self.pick([f"np.sum(({V} ** 2) @ ({m2}))", f"np.sum({V}[:, 0] ** 2 * np.tanh({w}))",
+                                     f"np.sum((({V} * np.sin({w})) @ {V}.T) * ({m2})[:, :2])"])
+        if form == 1:
+            U, sv, Vh = self.fresh("U"), self.fresh("sv"), self.fresh("Vh")
+            lines = [f"{U}, {sv}, {Vh} = np.linalg.svd({W}, full_matrices=False)"]
+            return lines, self.pick([f"np.sum(np.outer({U}[:, 0], {Vh}[0]) * ({m2}))",
+                                     f"np.sum(({U} * np.sqrt({sv})) @ ({Vh} * ({m2})[0]))",
+                                     f"np.sum({U} ** 2 * ({m2})[:, :2]) + np.sum({Vh} ** 2 * ({m2}))"])
+        p = self.fresh("pi")
+        return [f"{p} = np.linalg.pinv({W})"], self.pick([f"np.sum({p} * ({m2}).T)",
+                                                           f"np.sum(np.tanh({p} @ ({m2})[:, 0]))"])
 
     def float_of_bools(self, env, flag: bool):
         """'floatbool' (README: `float` of a bool; drawn last): `float(c)` of a comparison of f's numbers, of np.all /
@@ -2644,7 +2678,10 @@ ALL_FEATURES = ("where", "maximum", "helpers", "closures", "for", "while", "brea
                 "tuplecopy",
                 # README: float() of a bool; a 0-d array argument written in place (z[()] += v, z[...] = ...) by a
                 # helper, read by its caller after the call (drawn last, h29b)
-                "floatbool", "zerodargs")
+                "floatbool", "zerodargs",
+                # README (Transforms): eigh's eigenvectors, the thin SVD's U and Vh, or pinv of a matrix f computes,
+                # whose gradients nested mode's penalty differentiates in reverse mode (drawn last, h30e)
+                "spectral")
 # the fuzzer's --parallel mode's (tests/fuzz_parallel.py), drawn after all of ALL_FEATURES: a loss over the rows of
 # M @ a, which jit="parallel" runs in chunks on threads (left out of ALL_FEATURES: the other modes' programs stay)
 PARALLEL_FEATURES = ("rowloss",)
@@ -2657,8 +2694,6 @@ PYTHON_ONLY: set = {"stackmatmul"}
 # features nested mode (reverse over srcdiff's own gradient) leaves out, each a known decline or bug
 NESTED_EXCLUDE = {
     "tupleargs": "a tuple argument passed whole to an inner srcdiff transform is declined (README, Transforms)",
-    "lists": "reverse mode over the gradient of np.array(out) of a list built with appends is declined (rt.unstack has "
-             "a forward rule only: README, Transforms)",
 }
 
 

@@ -347,13 +347,23 @@ if hasattr(np.linalg, "svdvals"):   # NumPy 2
 ENTRIES["rt.svdvals_grad"] = ("rt.svdvals_grad(x, y)", "mr", [((2, 3), (2,)), ((3, 2), (2,))])
 # ... of eigvalsh (a symmetric matrix with distinct eigenvalues: the helper's gradient is over symmetric perturbations)
 ENTRIES["rt.eigvalsh_grad"] = ("rt.eigvalsh_grad((x + x.T) / 2, y)", "sr", [((3, 3), (3,))])
+# ... of eigh's eigenvectors, the thin SVD's U and Vh, and pinv (h30e): their reverse rules, each argument independent
+# (the vectors passed need not be the decomposition's, the helpers are defined for any: near it, their divisors stay
+# apart from 0, as the finite differences need)
+ENTRIES["rt.eigh_vectors_grad"] = ("rt.eigh_vectors_grad((x + x.T) / 2, np.linalg.eigh((x + x.T) / 2)[1] + 0.1 * y, z)",
+                                   "srr", [((3, 3), (3, 3), (3, 3))])
+ENTRIES["rt.svd_u_grad"] = ("rt.svd_u_grad(x, np.linalg.svd(x, full_matrices=False)[0] + 0.1 * y, z)", "mrr",
+                            [((3, 2), (3, 2), (3, 2)), ((2, 3), (2, 2), (2, 2))])
+ENTRIES["rt.svd_vh_grad"] = ("rt.svd_vh_grad(x, np.linalg.svd(x, full_matrices=False)[2] + 0.1 * y, z)", "mrr",
+                             [((3, 2), (2, 2), (2, 2)), ((2, 3), (2, 3), (2, 3))])
+ENTRIES["rt.pinv_grad"] = ("rt.pinv_grad(x, np.linalg.pinv(x) + 0.1 * y, z)", "mrr",
+                           [((3, 2), (2, 3), (2, 3)), ((2, 3), (3, 2), (3, 2))])
 
 # Helpers with a forward rule (jvp) but no reverse rule yet: forward over reverse (hvp, hessian,
 # jvp of a gradient) handles them; reverse over reverse declines them with a SrcdiffError
-# (checks.check_reverse_rules) instead of treating them as constants. Their jvp rules are checked
-# against finite differences in tests/test_spectral.py.
-FORWARD_ONLY: set = {"rt.eigh_vectors_grad", "rt.svd_u_grad", "rt.svd_vh_grad",
-                     "rt.pinv_grad", "rt.unstack"}
+# (checks.check_reverse_rules) instead of treating them as constants. None now (h30e gave the last five,
+# eigh_vectors_grad, svd_u_grad, svd_vh_grad, pinv_grad and unstack, their reverse rules).
+FORWARD_ONLY: set = set()
 
 # Rules the compiler itself emits inside generated adjoints (higher-order differentiation of
 # srcdiff's own output) or by rewriting (log-domain products, tests/test_logdomain.py); they are
@@ -367,7 +377,7 @@ INTERNAL = {"rt.pow_slope", "rt.trace_grad", "rt.diag_grad", "rt.atleast_nd", "r
             "rt.logsumexp_vecmat_grad_v", "rt.logsumexp_vecmat_grad_M", "rt.logsumexp_matvec_grad_v",
             "rt.logsumexp_matvec_grad_M", "rt.astype_grad",
             "rt.trigamma", "rt.tetragamma", "rt.cumprod_factors",
-            "rt.stack_array", "rt.spacing"} | FORWARD_ONLY   # (np.array of a list built with appends: tests/test_lists.py)   # (digamma's derivatives; the last has none of its own)
+            "rt.stack_array", "rt.unstack", "rt.spacing"} | FORWARD_ONLY   # (np.array of a list built with appends: tests/test_lists.py)   # (digamma's derivatives; the last has none of its own)
 
 HEADER = """import math
 import numpy as np

@@ -221,17 +221,32 @@ def eigenvectors_loss(x):
     return np.sum(np.linalg.eigh(a)[1][:, 0] ** 2 * np.arange(3.0))
 
 
+_eigenvector_grad = srcdiff.grad(eigenvectors_loss)
+
+
 def grad_of_eigenvector_gradient(x):
-    g = srcdiff.grad(eigenvectors_loss)(x)
+    g = _eigenvector_grad(x)
     return np.sum(g * g)
 
 
-def test_reverse_over_reverse_declines_with_advice():
-    """The adjoint helpers of eigenvectors (and singular vectors, pinv) have forward rules only: grad of a gradient
-    through them declines, pointing to hvp; so does a third derivative through the tangent helpers (jvp of a jvp).
-    (Eigenvalues' and singular values' adjoint helpers have reverse rules: test_reverse_over_a_gradient_through_...)"""
-    with pytest.raises(srcdiff.SrcdiffError, match="eigh_vectors_grad(.|\n)*hvp"):
-        srcdiff.grad(grad_of_eigenvector_gradient)(np.diag([1.0, 2.0, 3.5]) + 0.1)
+_eigenvector_penalty_grad = srcdiff.grad(grad_of_eigenvector_gradient)
+
+
+def third_derivative_through_eigenvectors(x):
+    g = _eigenvector_penalty_grad(x)
+    return np.sum(g * g)
+
+
+def test_third_derivatives_decline_with_advice():
+    """The adjoint helpers have forward and reverse rules (a gradient-norm penalty through eigenvectors works,
+    test_reverse_over_a_gradient_through_vectors_and_pinv), but the helpers those rules call (*_jvp, *_curvature,
+    *_vjp_*) have none: a third derivative through them declines naming the helper, and so does one through the
+    tangent helpers (jvp of a jvp)."""
+    x = np.diag([1.0, 2.0, 3.5]) + 0.1
+    with pytest.raises(srcdiff.SrcdiffError, match=r"eigh_vectors_grad_vjp_a.*no differentiation rule"):
+        srcdiff.grad(third_derivative_through_eigenvectors)(x)
+    with pytest.raises(srcdiff.SrcdiffError, match=r"eigh_vectors_grad_vjp_a.*no differentiation rule"):
+        srcdiff.hvp(grad_of_eigenvector_gradient)(x, np.eye(3))
     with pytest.raises(srcdiff.SrcdiffError, match=r"eigvalsh_jvp.*no differentiation rule(.|\n)*hvp"):
         srcdiff.jvp(jvp_of_eigenvalue_jvp)(np.diag([1.0, 2.0, 3.5]), np.eye(3))
     # README (Transforms): any derivative of a function that calls jvp through eigvalsh, reverse mode too
@@ -287,3 +302,91 @@ def test_reverse_over_a_gradient_through_singular_values(shape, jit):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         check_grad(squared_gradient_norm, args, wrt=(0, 1), jit=jit, rtol=1e-5, atol=1e-6)
+
+
+
+# ---- reverse over a gradient through eigenvectors, singular vectors and pinv (h30e) -----------------------------
+def eigenvector_uses(x, b):
+    a = (x + x.T) / 2
+    w, V = np.linalg.eigh(a)
+    return np.sum(V[:, 0] ** 2 * np.arange(4.0)) + np.sum((V * np.exp(0.3 * w)) @ V.T * b)
+
+
+def singular_vector_uses(x, b):
+    U, s, Vh = np.linalg.svd(x, full_matrices=False)
+    return np.sum(np.outer(U[:, 0], Vh[0]) * b) + np.sum(U[0] ** 2) + np.sum((U * np.sqrt(s)) @ (Vh * b[0]))
+
+
+def pinv_uses(x, b):
+    return np.sum(np.sin(np.linalg.pinv(x) @ b))
+
+
+_eig_grad = srcdiff.grad(eigenvector_uses, wrt=(0, 1))
+_svd_grad = srcdiff.grad(singular_vector_uses, wrt=(0, 1))
+_pinv_grad = srcdiff.grad(pinv_uses, wrt=(0, 1))
+
+
+def eigenvector_penalty(x, b):
+    gx, gb = _eig_grad(x, b)
+    return np.sum(gx * gx) + np.sum(gx * b) + np.sum(gb * gb)
+
+
+def singular_vector_penalty(x, b):
+    gx, gb = _svd_grad(x, b)
+    return np.sum(gx * gx) + np.sum(gx * b) + np.sum(gb * gb)
+
+
+def pinv_penalty(x, b):
+    gx, gb = _pinv_grad(x, b)
+    return np.sum(gx * gx) + np.sum(gx * x) + np.sum(np.sin(gb))
+
+
+PENALTIES = [(eigenvector_penalty, [(4, 4), (4, 4)]), (singular_vector_penalty, [(5, 3), (5, 3)]),
+             (singular_vector_penalty, [(3, 5), (3, 5)]), (pinv_penalty, [(4, 3), (4, 2)]),
+             (pinv_penalty, [(2, 3), (2, 2)])]
+PENALTY_IDS = [f"{f.__name__}-{shapes[0][0]}x{shapes[0][1]}" for f, shapes in PENALTIES]
+
+
+@pytest.mark.parametrize("jit", BACKENDS)
+@pytest.mark.parametrize("f, shapes", PENALTIES, ids=PENALTY_IDS)
+def test_reverse_over_a_gradient_through_vectors_and_pinv(f, shapes, jit):
+    """A gradient-norm penalty through eigh's eigenvectors, the thin SVD's U and Vh, and pinv (the reverse rules of
+    rt.eigh_vectors_grad, rt.svd_u_grad, rt.svd_vh_grad and rt.pinv_grad, h30e), w.r.t. the matrix and the
+    argument dotted with it, against central differences; was declined ('rt.eigh_vectors_grad has a forward-mode
+    rule but no reverse-mode rule')."""
+    rng = np.random.default_rng(3)
+    args = [_matrix(rng, shapes[0]), rng.normal(size=shapes[1])]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        check_grad(f, args, wrt=(0, 1), jit=jit, rtol=1e-5, atol=1e-6)
+
+
+def _eigenvector_term(x):
+    return eigenvector_uses(x, np.cos(np.arange(16.0)).reshape(4, 4))
+
+
+def _singular_vector_term(x):
+    return singular_vector_uses(x, np.cos(np.arange(15.0)).reshape(5, 3))
+
+
+def _pinv_term(x):
+    return pinv_uses(x, np.cos(np.arange(8.0)).reshape(4, 2))
+
+
+@pytest.mark.parametrize("f, shape", [(_eigenvector_term, (4, 4)), (_singular_vector_term, (5, 3)),
+                                      (_pinv_term, (4, 3))], ids=["eigh", "svd", "pinv"])
+def test_jacobian_of_the_gradient_in_both_modes(f, shape):
+    """The Hessian three ways: jacobian of the gradient by rows (reverse over reverse: the helpers' reverse rules), by
+    columns (forward over reverse: their forward rules) and srcdiff.hessian; each against central differences of the
+    gradient along a direction (the eigenvector Hessian is the one over symmetric perturbations, as the gradient)."""
+    rng = np.random.default_rng(11)
+    x = _matrix(rng, shape)
+    g = srcdiff.grad(f)
+    rows = srcdiff.jacobian(g, mode="reverse")(x)
+    cols = srcdiff.jacobian(g, mode="forward")(x)
+    np.testing.assert_allclose(rows, cols, rtol=1e-9, atol=1e-9 * np.max(np.abs(cols)))
+    np.testing.assert_allclose(srcdiff.hessian(f)(x), cols, rtol=1e-9, atol=1e-9 * np.max(np.abs(cols)))
+    v = rng.normal(size=shape)
+    ref = (g(x + 1e-6 * v) - g(x - 1e-6 * v)) / 2e-6
+    got = np.tensordot(rows, v, axes=2)
+    np.testing.assert_allclose(got, ref, rtol=1e-5, atol=1e-6 * max(1.0, np.max(np.abs(ref))))

@@ -24,7 +24,9 @@ R("rt.stack_zeros", [rt.stack_zeros], ANY, nondiff=True, kind="items")   # (np.a
 # np.array of a list built with appends (forward.lower_stacks): its adjoint is a list of g's rows, which the appends'
 # adjoints pop, last first; its tangent, the array of the tangents' list
 R("rt.stack_array", [rt.stack_array], "s", "rt.unstack(g)", jvp="rt.stack_array(ds)", kind="stacked")
-R("rt.unstack", [rt.unstack], "g", None, jvp="rt.unstack(dg)", kind="unstacked")   # (forward rule only: hvp through it)
+# unstack's list is popped (the appends' adjoints), never appended to: reverse mode over it pushes the pops' adjoints
+# onto the list's adjoint stack (reverse.py stack_names), which stack_rows makes rows again
+R("rt.unstack", [rt.unstack], "rows", "rt.stack_rows(g, rows)", jvp="rt.unstack(drows)", kind="unstacked")
 R("rt.seed", [rt.seed], ANY, nondiff=True, kind="float", cuda="1.0")
 # the weights the adjoints of max / min / clip put on each argument (1, 0, or 1/2 at a tie)
 R("rt.max_weight", [rt.max_weight], ANY, nondiff=True, kind="broadcast", shape="elementwise",
@@ -255,13 +257,18 @@ R("rt.logdet_grad", [rt.logdet_grad], "a", "-rt.dot(ans, rt.dot(np.transpose(g),
 # ---- eigh / svd / pinv / kron adjoints (runtime/spectral.py) --------------------------------------------------
 # The adjoints of eigh, svd and pinv are linear in their last argument v (the output's adjoint); their tangents
 # add the helper at dv and its derivative along the other arguments (*_tangent, *_curvature). Forward over reverse
-# only (hvp, hessian): reverse over reverse declines them (checks.check_reverse_rules), but for eigvalsh_grad's and svdvals_grad's.
+# and reverse rules (a gradient-norm penalty through them: tests/test_spectral.py); the tangent helpers (*_jvp,
+# *_tangent, *_curvature, *_vjp_*) have no rule of their own, so a third derivative through them declines.
 # eigvalsh_grad(a, v) = V diag(v) Vᵀ is the gradient of φ(a) = Σ v_i λ_i(a) over symmetric perturbations: its
 # curvature V (Q ∘ Vᵀ sym(da) V) Vᵀ (Q symmetric) is self-adjoint, so the adjoint of a is the curvature applied to g;
 # the adjoint of v is diag(Vᵀ g V), eigvalsh's tangent at g (as svdvals_grad's below)
 R("rt.eigvalsh_grad", [rt.eigvalsh_grad], "a, v", "rt.eigvalsh_curvature(a, v, g)", "rt.eigvalsh_jvp(a, g)",
   kind=("of_matrix", 2), jvp="rt.eigvalsh_grad(a, dv) + rt.eigvalsh_curvature(a, v, da)")
-R("rt.eigh_vectors_grad", [rt.eigh_vectors_grad], "a, u, v", None, None, None, kind=("of_matrix", 2),
+# eigh_vectors_grad(a, u, v) = u sym(F(w) ∘ uᵀv) uᵀ, w = diag(uᵀ a u), is linear in v: the adjoint of v is the map's
+# transpose, eigh_vectors_jvp(a, u, g); those of a and u (each with the others fixed) are the transposes of
+# eigh_vectors_grad_tangent's parts (runtime/spectral.py), defined for distinct eigenvalues (inf/nan where they repeat)
+R("rt.eigh_vectors_grad", [rt.eigh_vectors_grad], "a, u, v", "rt.eigh_vectors_grad_vjp_a(a, u, v, g)",
+  "rt.eigh_vectors_grad_vjp_v(a, u, v, g)", "rt.eigh_vectors_jvp(a, u, g)", kind=("of_matrix", 2),
   jvp="rt.eigh_vectors_grad(a, u, dv) + rt.eigh_vectors_grad_tangent(a, u, v, da, du)")
 # svdvals_grad(a, v) = U diag(v) Vᵀ is the gradient of φ(a) = Σ v_i s_i(a): its derivative along da (the curvature)
 # is φ's Hessian applied to da, a self-adjoint map, so the adjoint of a is the curvature applied to g; it is linear
@@ -269,11 +276,16 @@ R("rt.eigh_vectors_grad", [rt.eigh_vectors_grad], "a, u, v", None, None, None, k
 # values: tests/test_spectral.py)
 R("rt.svdvals_grad", [rt.svdvals_grad], "a, v", "rt.svdvals_curvature(a, v, g)", "rt.svdvals_jvp(a, g)",
   kind=("of_matrix", 2), jvp="rt.svdvals_grad(a, dv) + rt.svdvals_curvature(a, v, da)")
-R("rt.svd_u_grad", [rt.svd_u_grad], "a, u, v", None, None, None, kind=("of_matrix", 2),
+# the same for the thin SVD's singular vectors (distinct nonzero singular values) and pinv (constant rank): each helper
+# is linear in v, with the tangent of U (Vh, pinv) as its transpose, and its vjp_* helpers transpose its other parts
+R("rt.svd_u_grad", [rt.svd_u_grad], "a, u, v", "rt.svd_u_grad_vjp_a(a, u, v, g)", "rt.svd_u_grad_vjp_u(a, u, v, g)",
+  "rt.svd_u_jvp(a, u, g)", kind=("of_matrix", 2),
   jvp="rt.svd_u_grad(a, u, dv) + rt.svd_u_grad_tangent(a, u, v, da, du)")
-R("rt.svd_vh_grad", [rt.svd_vh_grad], "a, vh, v", None, None, None, kind=("of_matrix", 2),
+R("rt.svd_vh_grad", [rt.svd_vh_grad], "a, vh, v", "rt.svd_vh_grad_vjp_a(a, vh, v, g)",
+  "rt.svd_vh_grad_vjp_vh(a, vh, v, g)", "rt.svd_vh_jvp(a, vh, g)", kind=("of_matrix", 2),
   jvp="rt.svd_vh_grad(a, vh, dv) + rt.svd_vh_grad_tangent(a, vh, v, da, dvh)")
-R("rt.pinv_grad", [rt.pinv_grad], "a, p, v", None, None, None, kind=("of_matrix", 2),
+R("rt.pinv_grad", [rt.pinv_grad], "a, p, v", "rt.pinv_grad_vjp_a(a, p, v, g)", "rt.pinv_grad_vjp_p(a, p, v, g)",
+  "rt.pinv_jvp(a, p, g)", kind=("of_matrix", 2),
   jvp="rt.pinv_grad(a, p, dv) + rt.pinv_grad_tangent(a, p, v, da, dp)")
 # kron_grad_a(v, a, b) sums v's blocks against b (a gives the shape only), kron_grad_b(v, a, b) against a: each is
 # bilinear, and its adjoints are rt.kron (np.kron) and the other helper

@@ -3,7 +3,7 @@
 Every helper runs in plain Python on NumPy values and, through a Numba overload
 registered on import, inside ``numba.njit`` code under the same name.
 """
-from .basics import array_0d, copy, seed, stack_array, stack_zeros, unstack, zeros_like
+from .basics import array_0d, copy, seed, stack_array, stack_rows, stack_zeros, unstack, zeros_like
 from .broadcast import atleast_2d, broadcast_to_like, expand_dims, fit_like, reshape, reshape_like, select, squeeze, unbroadcast
 from .indexing import (add_at, add_into, index_axis, index_axis_put, mask_get, mask_put, slice_axis, slice_axis_put,
                        transpose_grad)
@@ -22,7 +22,7 @@ from .special import (digamma, dsinc, erf, erfc, erfinv, expit, gamma, gammaln, 
                       ndtr, ndtri, softplus, tetragamma, trigamma, xlog1py, xlogy)
 
 __all__ = [
-    "zeros_like", "copy", "array_0d", "seed", "stack_zeros", "stack_array", "unstack",
+    "zeros_like", "copy", "array_0d", "seed", "stack_zeros", "stack_array", "unstack", "stack_rows",
     "unbroadcast", "fit_like", "broadcast_to_like", "atleast_2d", "expand_dims", "squeeze", "reshape", "reshape_like", "select",
     "add_at", "add_into", "slice_axis", "index_axis", "transpose_grad", "slice_axis_put", "index_axis_put",
     "mask_get", "mask_put",
@@ -47,11 +47,13 @@ from .chunks import add_chunks, chunk_start, chunk_zeros, prange, row_chunks, th
 from .rowmath import exp, log, log1p  # noqa: E402  (row-blocked loops' np.exp, np.log, np.log1p: optimize/rowblocks.py)
 from .solves import solve, solve_grad_a, solve_triangular_grad_a, transpose_if, tri_mask, tri_matmul  # noqa: E402
 from .tangents import pop, push, stack  # noqa: E402,F401  (forward mode over generated stacks)
-from .spectral import (eigh_vectors, eigh_vectors_grad, eigh_vectors_grad_tangent, eigh_vectors_jvp,  # noqa: E402,F401
-                       eigvalsh_curvature, eigvalsh_grad, eigvalsh_jvp, kron, kron_grad_a, kron_grad_b, pinv_grad,
-                       pinv_grad_tangent, pinv_jvp, svd_u, svd_u_full, svd_u_grad, svd_u_grad_tangent, svd_u_jvp,
-                       svd_vh, svd_vh_full, svd_vh_grad, svd_vh_grad_tangent, svd_vh_jvp, svdvals, svdvals_curvature,
-                       svdvals_grad, svdvals_jvp)
+from .spectral import (eigh_vectors, eigh_vectors_grad, eigh_vectors_grad_tangent, eigh_vectors_grad_vjp_a,  # noqa: E402,F401
+                       eigh_vectors_grad_vjp_v, eigh_vectors_jvp, eigvalsh_curvature, eigvalsh_grad, eigvalsh_jvp, kron,
+                       kron_grad_a, kron_grad_b, pinv_grad, pinv_grad_tangent, pinv_grad_vjp_a, pinv_grad_vjp_p,
+                       pinv_jvp, svd_u, svd_u_full, svd_u_grad, svd_u_grad_tangent, svd_u_grad_vjp_a,
+                       svd_u_grad_vjp_u, svd_u_jvp, svd_vh, svd_vh_full, svd_vh_grad, svd_vh_grad_tangent,
+                       svd_vh_grad_vjp_a, svd_vh_grad_vjp_vh, svd_vh_jvp, svdvals, svdvals_curvature, svdvals_grad,
+                       svdvals_jvp)
 from .tapes import (checkpoint_every, get_row, halve, put_row, read_only_stack_of, row_tape,  # noqa: E402,F401
                     segments, stack_of)  # (tapes, checkpoints)
 from .logdomain import (exp_shifted, table_at, logsumexp_matvec, logsumexp_matvec_adjoints,  # noqa: E402

@@ -7,7 +7,7 @@ from ._cache import cached_overload
 from ._typing import (float_dtype, float_scalar_type, is_array, nb_float_type, nb_is_array,
                       nb_is_scalar)
 
-__all__ = ["zeros_like", "copy", "array_0d", "seed", "stack_zeros", "stack_array", "unstack"]
+__all__ = ["zeros_like", "copy", "array_0d", "seed", "stack_zeros", "stack_array", "unstack", "stack_rows"]
 
 _SEED_ERROR = "grad needs a scalar output; use vjp or jacobian"
 
@@ -186,3 +186,29 @@ def _unstack_nb(g):
     if g.ndim == 1:
         return lambda g: [g[k] for k in range(len(g))]
     return lambda g: [g[k].copy() for k in range(len(g))]
+
+
+def stack_rows(s, rows):
+    """The adjoint of unstack(rows) (reverse mode over a gradient through a list built with appends): the stack
+    s that the pops of unstack's list pushed their adjoints onto, last pop first, so row k's adjoint is item k;
+    the first rows, which no pop took (items of the list no append made), have a zero adjoint."""
+    out = np.zeros(np.shape(rows), float_dtype(np.asarray(rows).dtype))
+    start = len(rows) - len(s)
+    for k in range(len(s)):
+        out[start + k] = s[k]
+    return out
+
+
+@cached_overload(stack_rows)
+def _stack_rows_nb(s, rows):
+    if not (isinstance(s, types.List) and nb_is_array(rows)):
+        return None
+    T = nb_float_type(rows)
+
+    def impl(s, rows):
+        out = np.zeros(rows.shape, T)
+        start = len(rows) - len(s)
+        for k in range(len(s)):
+            out[start + k] = s[k]
+        return out
+    return impl

@@ -28,10 +28,12 @@ from .products import dot
 from ._cache import cached_overload
 
 __all__ = ["eigh_vectors", "eigvalsh_grad", "eigvalsh_jvp", "eigvalsh_curvature", "eigh_vectors_grad",
-           "eigh_vectors_jvp", "eigh_vectors_grad_tangent", "svdvals", "svd_u", "svd_vh", "svd_u_full",
+           "eigh_vectors_jvp", "eigh_vectors_grad_tangent", "eigh_vectors_grad_vjp_a",
+           "eigh_vectors_grad_vjp_v", "svdvals", "svd_u", "svd_vh", "svd_u_full",
            "svd_vh_full", "svdvals_grad", "svdvals_jvp", "svdvals_curvature", "svd_u_grad", "svd_u_jvp",
-           "svd_u_grad_tangent", "svd_vh_grad", "svd_vh_jvp", "svd_vh_grad_tangent", "pinv_grad", "pinv_jvp",
-           "pinv_grad_tangent", "kron", "kron_grad_a", "kron_grad_b"]
+           "svd_u_grad_tangent", "svd_u_grad_vjp_a", "svd_u_grad_vjp_u", "svd_vh_grad", "svd_vh_jvp",
+           "svd_vh_grad_tangent", "svd_vh_grad_vjp_a", "svd_vh_grad_vjp_vh", "pinv_grad", "pinv_jvp", "pinv_grad_tangent",
+           "pinv_grad_vjp_a", "pinv_grad_vjp_p", "kron", "kron_grad_a", "kron_grad_b"]
 
 
 # ---- shared pieces -----------------------------------------------------------------------------------
@@ -203,6 +205,37 @@ def eigh_vectors_grad_tangent(a, V, g, da, dV):
     return dot(dot(dVc, M), _t(Vc)) + dot(VM, _t(dVc)) + dot(dot(Vc, dM), _t(Vc))
 
 
+@register_jitable
+def _eigh_vectors_grad_vjp(a, V, g, h):
+    """The adjoints of a and V in eigh_vectors_grad(a, V, g) = V M Vᵀ (M = sym(F ∘ X), X = Vᵀg, F = F(w),
+    w = diag(Vᵀ a V)) for its adjoint h: with S = sym(Vᵀ h V), E = S ∘ X ∘ F² and w̄ = rowsum(E) - colsum(E)
+    (the adjoint of w through F), ā = V diag(w̄) Vᵀ and V̄ = (h + hᵀ) V M + g (S ∘ F)ᵀ + (a + aᵀ) V diag(w̄)."""
+    _check_symmetric(a)
+    Vc = _c(V)
+    F = _gaps(_rayleigh(a, Vc))
+    X = dot(_t(Vc), g)
+    M = _sym(F * X)
+    S = _sym(dot(_t(Vc), dot(h, Vc)))
+    E = S * X * F * F
+    wbar = _rowsum(E) - _colsum(E)
+    abar = dot(Vc * wbar, _t(Vc))
+    Vbar = dot(dot(h + _t(h), Vc), M) + dot(g, _t(S * F)) + dot(a + _t(a), Vc * wbar)
+    return abar, Vbar
+
+
+@register_jitable
+def eigh_vectors_grad_vjp_a(a, V, g, h):
+    """Adjoint of a in eigh_vectors_grad(a, V, g) (V fixed) for its adjoint h: V diag(w̄) Vᵀ
+    (_eigh_vectors_grad_vjp; distinct eigenvalues, inf/nan where they repeat)."""
+    return _eigh_vectors_grad_vjp(a, V, g, h)[0]
+
+
+@register_jitable
+def eigh_vectors_grad_vjp_v(a, V, g, h):
+    """Adjoint of V in eigh_vectors_grad(a, V, g) (a fixed) for its adjoint h (_eigh_vectors_grad_vjp)."""
+    return _eigh_vectors_grad_vjp(a, V, g, h)[1]
+
+
 # ---- svd ---------------------------------------------------------------------------------------------
 def _matrix(a, what):
     if np.ndim(a) != 2:
@@ -358,6 +391,56 @@ def svd_vh_grad_tangent(a, Vh, g, da, dVh):
     return _t(svd_u_grad_tangent(_t(a), _t(Vh), _t(g), _t(da), _t(dVh)))
 
 
+@register_jitable
+def _svd_u_grad_vjp(a, U, g, h):
+    """The adjoints of a, U and g in svd_u_grad(a, U, g) = L B for its adjoint h: the reverse sweep of
+    B = Uᵀa, s² = rowsum(B²), X = Uᵀg, K = X - Xᵀ, F = F(s²), R = g - UX, L = U (F ∘ K) + R S⁻²
+    (distinct nonzero singular values; inf/nan where they repeat or vanish)."""
+    Uc = _c(U)
+    B = dot(_t(Uc), a)
+    s2 = _rowsum(B * B)
+    F = _gaps(s2)
+    X = dot(_t(Uc), g)
+    K = X - _t(X)
+    R = g - dot(Uc, X)
+    L = dot(Uc, F * K) + R / s2
+    Lbar = dot(h, _t(B))
+    Bbar = dot(_t(L), h)
+    UtL = dot(_t(Uc), Lbar)
+    Kbar = F * UtL
+    E = K * UtL * F * F                                  # F's adjoint times F², as in _eigh_vectors_grad_vjp
+    Rbar = Lbar / s2
+    s2bar = _rowsum(E) - _colsum(E) - _colsum(Lbar * R) / (s2 * s2)
+    Xbar = Kbar - _t(Kbar) - dot(_t(Uc), Rbar)
+    Bbar = Bbar + 2.0 * B * np.expand_dims(s2bar, 1)
+    Ubar = dot(Lbar, _t(F * K)) - dot(Rbar, _t(X)) + dot(g, _t(Xbar)) + dot(a, _t(Bbar))
+    return dot(Uc, Bbar), Ubar, Rbar + dot(Uc, Xbar)
+
+
+@register_jitable
+def svd_u_grad_vjp_a(a, U, g, h):
+    """Adjoint of a in svd_u_grad(a, U, g) (U, g fixed) for its adjoint h (_svd_u_grad_vjp)."""
+    return _svd_u_grad_vjp(a, U, g, h)[0]
+
+
+@register_jitable
+def svd_u_grad_vjp_u(a, U, g, h):
+    """Adjoint of U in svd_u_grad(a, U, g) (a, g fixed) for its adjoint h (_svd_u_grad_vjp)."""
+    return _svd_u_grad_vjp(a, U, g, h)[1]
+
+
+@register_jitable
+def svd_vh_grad_vjp_a(a, Vh, g, h):
+    """Adjoint of a in svd_vh_grad(a, Vh, g) = svd_u_grad(aᵀ, Vhᵀ, gᵀ)ᵀ: svd_u_grad_vjp_a on the transposes."""
+    return _t(_svd_u_grad_vjp(_t(a), _t(Vh), _t(g), _t(h))[0])
+
+
+@register_jitable
+def svd_vh_grad_vjp_vh(a, Vh, g, h):
+    """Adjoint of Vh in svd_vh_grad(a, Vh, g): svd_u_grad_vjp_u on the transposes."""
+    return _t(_svd_u_grad_vjp(_t(a), _t(Vh), _t(g), _t(h))[1])
+
+
 # ---- pinv --------------------------------------------------------------------------------------------
 @register_jitable
 def _one_matrix(a):
@@ -399,6 +482,31 @@ def pinv_grad_tangent(a, p, g, da, dp):
     d3 = (dot(dot(dot(dpt, pc) + dot(pt, dpc), gt), In_pa)
           - dot(dot(ptp, gt), dot(dpc, a) + dot(pc, da)))
     return d1 + d2 + d3
+
+
+@register_jitable
+def pinv_grad_vjp_a(a, p, g, h):
+    """Adjoint of a in pinv_grad(a, p, g) (p, g fixed) for its adjoint h: a enters as -a p t2 - t3 p a
+    (t2 = gᵀ p pᵀ, t3 = pᵀ p gᵀ), so ā = -h (p t2)ᵀ - (t3 p)ᵀ h."""
+    pc, gt = _c(p), _t(g)
+    t2 = dot(gt, dot(pc, _t(pc)))
+    t3 = dot(dot(_t(pc), pc), gt)
+    return -dot(h, _t(dot(pc, t2))) - dot(_t(dot(t3, pc)), h)
+
+
+@register_jitable
+def pinv_grad_vjp_p(a, p, g, h):
+    """Adjoint of p in pinv_grad(a, p, g) (a, g fixed) for its adjoint h: the transposes of pinv_grad_tangent's
+    terms along dp, with Y = I - a p and Z = I - p a:
+    -g pᵀ hᵀ - hᵀ pᵀ g - aᵀ h p pᵀ g + g Yᵀ h p + hᵀ Y gᵀ p + p gᵀ Z hᵀ + p h Zᵀ g - g pᵀ p h aᵀ."""
+    pc, pt, gt, ht = _c(p), _t(p), _t(g), _t(h)
+    m, n = a.shape[0], a.shape[1]
+    Y = np.eye(m) - dot(a, pc)
+    Z = np.eye(n) - dot(pc, a)
+    hp = dot(h, pc)
+    return (-dot(dot(g, pt), ht) - dot(dot(ht, pt), g) - dot(dot(_t(a), hp), dot(pt, g)) + dot(dot(g, _t(Y)), hp)
+            + dot(dot(ht, Y), dot(gt, pc)) + dot(dot(pc, gt), dot(Z, ht)) + dot(dot(pc, h), dot(_t(Z), g))
+            - dot(dot(g, dot(pt, pc)), dot(h, _t(a))))
 
 
 # ---- kron (1-d and 2-d operands; a 1-d operand of a 2-d product is a row, as NumPy takes it) -----------

@@ -86,6 +86,26 @@ def lower_stacks(node):
     return Lower().visit(node)
 
 
+def name_dropped_pops(node):
+    """`rt.pop(s)` as a statement -> `s_dropped = rt.pop(s)` (reverse mode over generated code): a gradient drops the
+    adjoints of values without a derivative with a bare `d_out.pop()`, and reverse mode over it must push a zero onto
+    d_out's adjoint stack there, of the popped item's shape, so that the pushes stay matched with the rows or pops
+    they stand for (a gradient-norm penalty through a list holding such values was wrong: tests/test_lists.py)."""
+    bare = [s for s in walk(node) if isinstance(s, gast.Expr) and isinstance(s.value, gast.Call)
+            and dotted_name(s.value.func) == "rt.pop" and s.value.args and isinstance(s.value.args[0], gast.Name)]
+    if not bare:
+        return node
+    namer = Namer({n.id for n in walk_names(node)})
+    named = {id(s): namer.fresh(s.value.args[0].id + "_dropped") for s in bare}
+
+    class Name(Transformer):
+        def visit_Expr(self, n):
+            if id(n) in named:
+                return gast.copy_location(assign(named[id(n)], n.value), n)
+            return n
+    return Name().visit(node)
+
+
 def _made(c, at):
     """A runtime call written here, at `at`'s line, marked MADE: resolve leaves its rt. name as it is (the user's
     module, unlike srcdiff's generated ones, has no `rt`: `ys = []` in a function jvp differentiates)."""

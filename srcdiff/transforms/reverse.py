@@ -127,8 +127,9 @@ class Reverse(Storage, BackwardSweep):
         self.last_line = None
         self.assigned_before = definitely_assigned(self.fn)
         # Python lists used as stacks (generated code differentiated again, see compiler._lower_generated)
+        # (and the list of a gradient's rows, rt.unstack(d_arr), whose pops take the adjoints of the user's appends)
         self.stack_names = {n.targets[0].id for n in walk_statements(self.fn.body) if isinstance(n, gast.Assign)
-                            and isinstance(n.value, gast.Call) and dotted_name(n.value.func) == "rt.stack"}
+                            and isinstance(n.value, gast.Call) and dotted_name(n.value.func) in ("rt.stack", "rt.unstack")}
 
     # ---- names ------------------------------------------------------------------------------------
     def adj(self, v: str) -> str:

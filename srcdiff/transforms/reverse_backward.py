@@ -156,6 +156,8 @@ class BackwardSweep:
         if isinstance(value, gast.Call) and dotted_name(value.func) == "rt.pop":
             return self.backward_pop(t, value.args[0].id, state, out)
         d = self.adj(t)
+        if isinstance(value, gast.Call) and dotted_name(value.func) == "rt.unstack" and t in self.active:
+            state[d] = False    # a list made whole, rt.unstack(d_arr): its adjoint is the stack its pops pushed onto
         if t not in self.active or d not in state:
             return
         g = load(d)
