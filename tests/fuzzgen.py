@@ -2385,6 +2385,8 @@ class Gen:
         scalars = sorted(v for v, k in env["vars"].items() if k == "s" and v not in env["bufs"])
         e = f"np.tanh({scalars[h % len(scalars)]})" if scalars else "0.3"
         make = ["np.zeros(())", "np.ones(())", "np.full((), 0.5)", "np.zeros((), dtype=float)"][h % 4]
+        if (h // 48) % 2:   # the same 0-d array as np.array / np.asarray of a number (README; declined until h30c)
+            make = ["np.array(0.0)", "np.asarray(1.0)", "np.array(0.5)", "np.asarray(0.0, dtype=float)"][h % 4]
         form = (h // 4) % 4
         if form == 0:
             lines = [f"{z} = {make}", f"{z}[()] = {e}", f"{z}[...] += 0.5 * np.tanh({z}[()])"]
