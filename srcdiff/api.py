@@ -13,7 +13,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from . import backends, module_builder
+from . import backends, float_types, module_builder
 from .arguments import Wrt, bind_arguments, check_arguments, decline_transform_of_a_pair, wrt_names_of
 from .arguments import call_positional  # noqa: F401 (srcdiff.api.call_positional, as before the split)
 from .error_reports import at_user_line, translate_error
@@ -302,7 +302,8 @@ class Transformed(Shipped, BackgroundCalls):
         grads = grads if self.many else (grads,)
         grads = tuple(gradient_like(g, args[i]) for g, i in zip(grads, self._wrt_index))
         grads = grads if self.many else grads[0]
-        return grads if self.mode == "grad" else (number_like(out[0], args[:len(self._params())]), grads)
+        return grads if self.mode == "grad" else (value_like(out[0], args[:len(self._params())], self.f, self.jit),
+                                                  grads)
 
     def _params(self):
         if not hasattr(self, "_param_names"):
@@ -356,10 +357,30 @@ def value_float_type(args) -> np.dtype:
     return np.dtype(np.float32) if seen == {np.dtype(np.float32)} else np.dtype(np.float64)
 
 
-def number_like(v, args):
-    """A Python float result (Numba's, or a pure-Python function's) as the NumPy scalar jit=False gives: the
-    same type from either backend (value_and_grad's value, jvp's value and tangents)."""
-    return value_float_type(args).type(v) if type(v) is float else v
+def value_like(v, args, f, jit):
+    """f's value `v` (value_and_grad's, vjp's, jvp's; through tuples, lists and dicts) of the float type NumPy gives
+    f's: a Python float (Numba's, or a pure-Python function's) as the NumPy scalar jit=False gives, and under Numba a
+    float64 array where NumPy computes float32 (a float32 array times a Python float: float64 under Numba; jvp's value
+    of `np.tanh(x * 0.7) * x` was float64 under jit=True, f's and jit=False's float32, h30c). The type is float32
+    where the NumPy floats among the arguments are all float32 and f makes no float64 values of its own
+    (float_types.makes_float64: `np.sum(np.zeros(3) + x)` of a float32 x is float64, and was converted to float32)."""
+    want = value_float_type(args)
+    if want == np.float32 and float_types.makes_float64(f, args):
+        want = np.dtype(np.float64)
+    return _value_like(v, want, jit is True)
+
+
+def _value_like(v, want, jit: bool):
+    if type(v) is float:
+        return want.type(v)
+    if jit and isinstance(v, np.ndarray) and v.dtype == np.float64 and want == np.float32:
+        return v.astype(np.float32)
+    if isinstance(v, (tuple, list)):
+        items = [_value_like(x, want, jit) for x in v]
+        return type(v)(*items) if hasattr(type(v), "_fields") else type(v)(items)
+    if isinstance(v, dict):
+        return {k: _value_like(x, want, jit) for k, x in v.items()}
+    return v
 
 
 def gradient_like(g, a):

@@ -248,10 +248,10 @@ class ForwardTransformed:
         if self.made_as != "jvp":
             return out
         value = out[0]
-        if _has_float(value):    # (Numba's numbers, also in a tuple, list or dict: NumPy's, as jit=False gives them)
+        if _has_float(value) or self.jit is True:    # (Numba's numbers and float64 arrays, also in a tuple, list or
             primals = args[:-1] if not kwargs and len(args) == len(self._names) + 1 else \
-                api.bind_arguments(self, args, kwargs, trailing=1, last="tangent")[:-1]
-            value = _numbers_like(value, primals)
+                api.bind_arguments(self, args, kwargs, trailing=1, last="tangent")[:-1]    # dict: f's types)
+            value = api.value_like(value, primals, self.f, self.jit)
         return value, _like_value(out[1], value)
 
     def _call(self, args, kwargs):
@@ -314,20 +314,6 @@ def _has_float(v) -> bool:
         return True
     items = v.values() if isinstance(v, dict) else v if isinstance(v, (tuple, list)) else ()
     return any(_has_float(x) for x in items)
-
-
-def _numbers_like(v, primals):
-    """`v` with its Python floats as the NumPy scalars jit=False gives (api.number_like), through tuples, lists and
-    dicts: under Numba, the number in a jvp's tuple value (f returning `math.atan2(...), x * 2.0`) was a Python float
-    where jit=False gave an np.float32 (h29b)."""
-    if type(v) is float:
-        return api.number_like(v, primals)
-    if isinstance(v, (tuple, list)):
-        items = [_numbers_like(x, primals) for x in v]
-        return type(v)(*items) if hasattr(type(v), "_fields") else type(v)(items)
-    if isinstance(v, dict):
-        return {k: _numbers_like(x, primals) for k, x in v.items()}
-    return v
 
 
 def _like_value(d, y):

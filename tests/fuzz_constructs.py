@@ -1100,10 +1100,25 @@ def _copies_returned_at_once(tree) -> set:
 
 
 def _zero_d_made(tree) -> set:
-    """The names bound to a 0-d array the program makes (`z = np.zeros(())`, np.ones, np.full((), c))."""
+    """The names bound to a 0-d array the program makes (`z = np.zeros(())`, np.ones, np.full((), c), np.array(0.5),
+    np.asarray(0.0))."""
     return {n.targets[0].id for n in _walk(tree, ast.Assign) if isinstance(n.targets[0], ast.Name)
-            and isinstance(n.value, ast.Call) and n.value.args and isinstance(n.value.args[0], ast.Tuple)
-            and not n.value.args[0].elts and ast.unparse(n.value.func) in ("np.zeros", "np.ones", "np.full")}
+            and isinstance(n.value, ast.Call) and n.value.args and (isinstance(n.value.args[0], ast.Tuple)
+            and not n.value.args[0].elts and ast.unparse(n.value.func) in ("np.zeros", "np.ones", "np.full")
+            or _array_of_a_number(n.value))}
+
+
+def _array_of_a_number(call) -> bool:
+    """`np.array(0.5)` / `np.asarray(0.0, dtype=float)`: a 0-d array of a number literal."""
+    return (ast.unparse(call.func) in ("np.array", "np.asarray") and len(call.args) == 1
+            and isinstance(call.args[0], ast.Constant) and type(call.args[0].value) in (int, float))
+
+
+def _zip_of_rows(it) -> bool:
+    """`zip(*M)` (also inside enumerate)."""
+    if _is_call(it, "enumerate") and it.args:
+        it = it.args[0]
+    return _is_call(it, "zip") and len(it.args) == 1 and isinstance(it.args[0], ast.Starred)
 
 
 def _whole_index(sub) -> bool:
@@ -1145,6 +1160,8 @@ DETECTORS = {
     f"{FOR} :: arrays": lambda t: _for_iter(t, lambda it: isinstance(it, (ast.Name, ast.Subscript))),
     f"{FOR} :: zip": lambda t: _for_iter(t, lambda it: _is_call(it, "zip")),
     f"{FOR} :: enumerate": lambda t: _for_iter(t, lambda it: _is_call(it, "enumerate")),
+    "zip :: also zip(*m) of the rows of a matrix or of a list or tuple of arrays into one name per row":
+        lambda t: _for_iter(t, _zip_of_rows),
     "enumerate :: with a start": lambda t: _for_iter(
         t, lambda it: _is_call(it, "enumerate") and (len(it.args) == 2 or bool(it.keywords))),
     "enumerate :: around zip": lambda t: _for_iter(
@@ -1484,6 +1501,8 @@ DETECTORS = {
     "or dicts of them keyed by strings :: return dict(p, w=w2)": lambda t: bool(_copies_returned_at_once(t)),
     "0-d arrays the function makes": lambda t: bool(_zero_d_made(t)),
     "0-d arrays the function makes :: s = np.zeros(())": lambda t: bool(_zero_d_made(t)),
+    "0-d arrays the function makes :: also np.array(0.5) or np.asarray(0.0)": lambda t: any(
+        isinstance(n.value, ast.Call) and _array_of_a_number(n.value) for n in _walk(t, ast.Assign)),
     "0-d arrays the function makes :: as the numbers they hold": lambda t: bool(_zero_d_made(t)),
     "0-d arrays the function makes :: written whole": lambda t: bool(_zero_d_writes(t)),
     "0-d arrays the function makes :: s[()] = v": lambda t: any(isinstance(w, ast.Assign) for w in _zero_d_writes(t)),
@@ -1496,6 +1515,7 @@ DETECTORS = {
 
 # phrases that explain a construct rather than name one
 NOT_CONSTRUCTS = {
+    "zip :: its row count checked as python does",
     "or dicts of them keyed by strings :: but not where another name holds the same dict",     # (a decline)
     "lambdas :: where the name is read only by calls passing one number of arguments by position",
     "print and assert stay in the forward sweep :: the text is python's",

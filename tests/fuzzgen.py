@@ -124,6 +124,14 @@ class XA(typing.NamedTuple):
         return self._replace(x=self.x * 0.8 + 0.1 * np.sum(np.tanh(self.a)), a=np.sin(self.a) * self.x)
 
 
+def _zip_spelled(a: str, b: str) -> str:
+    """The zip of vectors `a` and `b`, spelled (off their text, drawing nothing: the seeds keep their draws) as
+    `zip(a, b)`, or in one program in four as a zip of the rows of a list or tuple of them, `zip(*[a, b])` /
+    `zip(*(a, b))` (README: `zip(*M)`, one name per row; declined until h30c)."""
+    h = sum(map(ord, a + b)) % 8
+    return f"zip(*[{a}, {b}])" if h == 1 else f"zip(*({a}, {b}))" if h == 5 else f"zip({a}, {b})"
+
+
 def _rebuilt(like, items):
     """A tuple or list of `like`'s type holding `items` (a namedtuple's: by field)."""
     return type(like)(*items) if hasattr(type(like), "_fields") else type(like)(items)
@@ -1036,7 +1044,7 @@ class Gen:
                 self.bind(inner, r, "v")
             elif form == "zip":
                 e, e2 = self.fresh("e"), self.fresh("e")
-                head = f"for {e}, {e2} in zip({self.array_name(env, 'v')}, {self.expr('v', env, 1)}):"
+                head = f"for {e}, {e2} in {_zip_spelled(self.array_name(env, 'v'), self.expr('v', env, 1))}:"
                 inner["vars"][e] = inner["vars"][e2] = "s"
             elif form == "enumerate":
                 i, e = self.fresh("i"), self.fresh("e")
@@ -1046,8 +1054,8 @@ class Gen:
             elif form == "enumzip":   # enumerate around zip, the targets nested as the calls are
                 i, e, e2 = self.fresh("i"), self.fresh("e"), self.fresh("e")
                 start = self.enum_start(inner, i)
-                head = (f"for {i}, ({e}, {e2}) in enumerate(zip({self.array_name(env, 'v')}, "
-                        f"{self.expr('v', env, 1)}){start}):")
+                head = (f"for {i}, ({e}, {e2}) in enumerate("
+                        f"{_zip_spelled(self.array_name(env, 'v'), self.expr('v', env, 1))}{start}):")
                 inner["vars"][e] = inner["vars"][e2] = "s"
             elif form == "ziprange":  # zip of a range and an array: the range's item is a number
                 j, e = self.fresh("j"), self.fresh("e")
@@ -2419,6 +2427,8 @@ class Gen:
         scalars = sorted(v for v, k in env["vars"].items() if k == "s" and v not in env["bufs"])
         e = f"np.tanh({scalars[h % len(scalars)]})" if scalars else "0.3"
         make = ["np.zeros(())", "np.ones(())", "np.full((), 0.5)", "np.zeros((), dtype=float)"][h % 4]
+        if (h // 48) % 2:   # the same 0-d array as np.array / np.asarray of a number (README; declined until h30c)
+            make = ["np.array(0.0)", "np.asarray(1.0)", "np.array(0.5)", "np.asarray(0.0, dtype=float)"][h % 4]
         form = (h // 4) % 4
         if form == 0:
             lines = [f"{z} = {make}", f"{z}[()] = {e}", f"{z}[...] += 0.5 * np.tanh({z}[()])"]

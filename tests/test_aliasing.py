@@ -506,6 +506,32 @@ def test_jvp_of_a_flip_read_after_a_write_into_its_array_is_declined(jit):
     assert f"test_aliasing.py:{inspect.getsourcelines(flipped_transpose)[1] + 3}:" in str(info.value)   # the write
 
 
+def rolled_then_written(x, M):
+    B = (M * 1.0).T      # (Fortran-ordered, as above)
+    R = np.roll(B, 1)    # a new array: the write below does not reach it
+    B[0, 1] = 5.0 * x
+    R2 = np.roll(B, -2)  # taken after the write: reads the new B
+    W = np.array([[1.0, 2.0], [3.0, 4.0], [5.0, 6.0]])
+    return np.sum(R * W) + np.sum(R2 * R2 * W) * x
+
+
+@JIT
+def test_jvp_of_a_roll_read_after_a_write_into_its_array(jit):
+    """np.roll(B) is a copy (rt.reshape_like(np.take(B, ...), B): rules/composites.py), which the write into B after it
+    does not change, and one taken after the write reads the new B. jvp declined the read of the first after the
+    write ("`R` shares memory with `B`"), as it declines a flip, which is a view (h30c)."""
+    M = np.arange(6.0).reshape(2, 3)
+    args = [0.5, M.copy()]
+    value, dot = srcdiff.jvp(rolled_then_written, wrt=0, jit=jit)(0.5, M.copy(), 1.0)
+    assert value == pytest.approx(rolled_then_written(*args), rel=1e-12)
+    np.testing.assert_allclose(dot, numerical_grad(rolled_then_written, args, 0), rtol=1e-7)
+    np.testing.assert_allclose(srcdiff.grad(rolled_then_written, jit=jit)(0.5, M.copy()), dot, rtol=1e-10)
+    (h,) = srcdiff.hvp(rolled_then_written, wrt=(0,), jit=jit)(0.5, M.copy(), (1.0,))
+    eps = 1e-5
+    g = lambda x: srcdiff.grad(rolled_then_written)(x, M.copy())    # noqa: E731
+    np.testing.assert_allclose(h, (g(0.5 + eps) - g(0.5 - eps)) / (2 * eps), rtol=1e-6)
+
+
 def squeezed_transpose(x, M):
     B = (M * 1.0).T      # (Fortran-ordered)
     v = np.squeeze(B[None], axis=0)

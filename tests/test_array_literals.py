@@ -208,6 +208,40 @@ def test_array_of_an_array_is_a_copy(jit):
     _check(array_copies, jit)
 
 
+def zero_d_of_a_number_written(x):
+    c = np.array(0.3)
+    c[()] = c * x[0]
+    d = np.asarray(0.5)
+    d[...] = d + x[1]
+    e = np.asarray(2.0, dtype=float)
+    e[()] = e * x[3]
+    return np.sum(x * c) + d * x[2] + e
+
+
+def zero_d_of_an_element_written(x):
+    c = np.array(x[2])
+    c[...] = c * x[0]
+    return np.sum(x * c)
+
+
+def zero_d_of_a_number_written_in_a_loop(x):
+    c = np.array(0.3)
+    for i in range(3):
+        c[()] = c * x[3] + x[i]
+    return np.sum(x * c)
+
+
+@JIT
+@pytest.mark.parametrize("f", [zero_d_of_a_number_written, zero_d_of_an_element_written,
+                               zero_d_of_a_number_written_in_a_loop])
+def test_a_0d_array_of_a_number_written_into(f, jit):
+    """np.array(0.3) / np.asarray(0.5) / np.array(x[2]), then `c[()] = ...`: a 0-d array of its own. Before (h30c, by
+    hand), np.array of a number written into was declined ("rt.array needs a literal tuple or list of arrays"), and
+    in a loop or of an element it failed inside (Numba: no `+=` of a 0-d array into a float; np.asarray(0.5) written
+    was declined as "a write into the 0-d array argument `d`")."""
+    _check(f, jit)
+
+
 def stack_of_scalars(x):
     return np.sum(np.stack([x[0], x[1] * x[2]]) ** 2) + np.sum(np.stack((x[:2], x[2:]), axis=1) * x[0])
 

@@ -268,6 +268,7 @@ def test_enumerate_start_reads_as_written():
     ("for i, v in enumerate(x, 1, 2):\n        s += v", "enumerate with arguments other than an iterable"),
     ("for i, v, w in enumerate(x):\n        s += v", r"does not unpack \(index, item\)"),
     ("for a, b in zip(x, x, x):\n        s += a", "does not unpack one name per sequence"),
+    ("for pair in zip(*x):\n        s += pair[0]", r"zip\(\*M\) in a loop whose target does not unpack the rows"),
 ])
 def test_iterables_srcdiff_cannot_lower_are_named(tmp_path, body, what):
     path = tmp_path / "user_loops.py"
@@ -278,6 +279,48 @@ def test_iterables_srcdiff_cannot_lower_are_named(tmp_path, body, what):
     with pytest.raises(srcdiff.SrcdiffError, match=what) as err:
         srcdiff.grad(mod.f)(np.array([0.2, 0.7]))
     assert "user_loops.py:3" in str(err.value)
+
+
+# ---- zip(*M): the columns of a matrix's rows, or of a list or tuple of arrays -----------------------------------
+def zip_of_rows_enumerated(x, m):
+    s = 0.0
+    for k, (c0, c1) in enumerate(zip(*m)):
+        s = s + np.sin(c0 * c1) * x[k]
+    return s
+
+
+def zip_of_listed_rows(x, m):
+    s = 0.0
+    rows = [m[1] * x, np.tanh(x)]
+    for c0, c1 in zip(*rows):
+        s = s + c0 * c1
+    for k, (a, b) in enumerate(zip(*(x[1:], m[0])), 1):
+        s = s + a * b * k
+    return s
+
+
+@pytest.mark.parametrize("f", [zip_of_rows_enumerated, zip_of_listed_rows])
+@pytest.mark.parametrize("jit", [False, True], ids=["py", "jit"])
+def test_zip_of_rows(f, jit):
+    """`for k, (c0, c1) in enumerate(zip(*M))`: zip over the rows of M (h30c: declined, "a zip loop that does not unpack
+    one name per sequence", where the loop does unpack one name per row)."""
+    x = A.copy()
+    (gx, gm) = srcdiff.grad(f, wrt=(0, 1), jit=jit)(x, M.copy())
+    np.testing.assert_allclose(gx, numerical_grad(f, [x, M.copy()], 0), rtol=1e-6, atol=1e-7)
+    np.testing.assert_allclose(gm, numerical_grad(f, [x, M.copy()], 1), rtol=1e-6, atol=1e-7)
+    value, t = srcdiff.jvp(f, wrt=(0, 1), jit=jit)(x, M.copy(), (np.ones(3), np.ones((2, 3))))
+    assert value == pytest.approx(f(x, M.copy())) and t == pytest.approx(np.sum(gx) + np.sum(gm))
+
+
+@pytest.mark.parametrize("jit", [False, True], ids=["py", "jit"])
+def test_zip_of_rows_of_more_rows_than_names_raises(jit):
+    """Python raises ValueError unpacking an item of zip(*M) of 3 rows into 2 names: the generated code does not
+    run on with the first two rows (an assert, with the reason)."""
+    m3 = np.vstack([M, M[:1]])
+    with pytest.raises(ValueError):
+        zip_of_rows_enumerated(A, m3)
+    with pytest.raises(AssertionError, match=r"zip\(\*m\) unpacked into 2 names: m must have 2 rows"):
+        srcdiff.grad(zip_of_rows_enumerated, wrt=(0, 1), jit=jit)(A.copy(), m3)
 
 
 # ---- a range bound to a name, then looped over (`order = ... if rev else range(n)`; `for t in order:`) ---------

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 import srcdiff
-from gradcheck import source_module
+from gradcheck import source_module, structure_leaves
 
 m = source_module("forward_dtypes", '''
 import math
@@ -54,6 +54,18 @@ def pair_out(x):
     return math.atan2(x[0], x[1]) * x[2], (np.sum(x * x), x * 2.0)
 
 
+def made64(x):
+    return np.sum(np.zeros(3) + x) * x[0]
+
+
+def made64_vector(x):
+    return (np.zeros(3) + x) * x[0]
+
+
+def rows(x, a):
+    return np.tanh(x * a) * 0.5, (x[0] * 2.0, (x[1:] * a,))
+
+
 def carried(x, w):
     s = 0.0
     for i in range(x.shape[0]):
@@ -69,8 +81,8 @@ def test_float32(jit):
     x, v = X.astype(np.float32), V.astype(np.float32)
     y, dy = srcdiff.jvp(m.fv, jit=jit)(x, v)
     assert dy.dtype == y.dtype
-    if not jit:     # (under Numba a float32 array times a float is float64: the value is float64 there)
-        assert y.dtype == m.fv(x).dtype == np.float32
+    # (under Numba a float32 array times a float is float64: the value was float64 there, api.value_like)
+    assert y.dtype == m.fv(x).dtype == np.float32
     np.testing.assert_allclose(dy, srcdiff.jvp(m.fv)(X, V)[1], rtol=1e-5)
     hv = srcdiff.hvp(m.f, jit=jit)(x, v)
     assert hv.dtype == srcdiff.grad(m.f, jit=jit)(x).dtype == np.float32
@@ -156,6 +168,10 @@ TYPE_TABLE = {     # (function, arguments as a function of the float type, wrt)
     # math.atan2 / hypot / fmod / copysign give a Python float, which NumPy 2 computes float32 with: under jit=False
     # they were written np.arctan2 / ..., whose np.float64 made value_and_grad's value and jvp's float64 (h29b)
     "math.atan2, Python float": (m.angled, lambda t: (X.astype(t), 0.7), (0, 1)),
+    # a NumPy float and a Python float: f's np.float32 (NumPy 2) of a float32 one
+    "numbers, Python float": (m.two, lambda t: (t(0.3), 1.5), (0, 1)),
+    # f makes float64 values (np.zeros(3)): f's float64 beside float32 arguments, where jit=True gave float32 (h30c)
+    "float64 made": (m.made64, lambda t: (X.astype(t),), 0),
 }
 
 
@@ -189,8 +205,35 @@ def test_types_across_backends(case, dtype):
         if not isinstance(g, tuple):
             assert hess[i][i] is g, (i, hess[i][i], g)
     value = got[True]["value_and_grad"][0]
-    assert value is (np.float32 if dtype is np.float32 else np.float64) and got[True]["jvp"] == (value, value)
-    assert value is type(f(*args))
+    assert got[True]["jvp"] == (value, value)
+    assert value is type(f(*args))      # (f's own: float32 of float32 arguments, but where f makes float64 values)
+
+
+ARRAY_TABLE = {     # (f of array values, arguments as a function of the float type)
+    "times a Python float": (m.fv, lambda t: (X.astype(t),)),
+    "float64 made": (m.made64_vector, lambda t: (X.astype(t),)),
+    "structure, Python float argument": (m.rows, lambda t: (X.astype(t), 0.7)),
+}
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("case", list(ARRAY_TABLE))
+def test_array_values_across_backends(case, dtype):
+    """jvp's and vjp's value (and jvp's tangent) of f returning arrays: f's types from both backends. Before (h30c),
+    under Numba a float32 array times a Python float (`np.tanh(x * 0.7) * x`) was float64 where f's and jit=False's
+    are float32."""
+    f, make = ARRAY_TABLE[case]
+    args = make(dtype)
+    want = _types(f(*args))
+    tangent = np.ones_like(args[0])
+    for jit in (False, True):
+        value, dot = srcdiff.jvp(f, wrt=0, jit=jit)(*args, tangent)
+        assert _types(value) == want and _types(dot) == want, (jit, _types(value), _types(dot))
+        if isinstance(value, np.ndarray):
+            value2, _ = srcdiff.vjp(f, wrt=0, jit=jit)(*args, np.ones_like(value))
+            assert _types(value2) == want, (jit, _types(value2))
+            np.testing.assert_allclose(value2, f(*args), rtol=1e-6)
+        np.testing.assert_allclose(structure_leaves(value)[0], structure_leaves(f(*args))[0], rtol=1e-6)
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])

@@ -22,7 +22,7 @@ from ..errors import SrcdiffError, fail
 from . import annotations as anno
 from .astutil import dotted_name, walk, walk_names, walk_statements
 from .kinds import dtype, expr_kind, is_array, ndim
-from .memory_sharing import ellipsis_index, asarray_names, in_place, memory_roots, view_source
+from .memory_sharing import ellipsis_index, asarray_names, gathered_names, in_place, memory_roots, view_source
 from .shape_reads import shape_only_stacks, shape_reads, ssa_copy
 
 
@@ -37,7 +37,7 @@ class _Flow:
         self.unit, self.kinds, self.renames_only, self.in_place_only = unit, kinds, renames_only, in_place_only
 
     def run(self, fn):
-        self.asarrays = asarray_names(fn)
+        self.asarrays, self.gathers = asarray_names(fn), gathered_names(fn)
         self.scalars = zero_d_scalars(fn, self.kinds)
         self.shape_stacks = shape_only_stacks(fn)
         self.write_backs = written_back(fn, self.unit.filename)
@@ -103,7 +103,7 @@ class _Flow:
             for p in partners.pop(name, ()):
                 partners[p] = partners[p] - {name}
             stale.pop(name, None)
-            src = view_source(s.value, name, self.kinds, self.renames_only, self.asarrays)
+            src = view_source(s.value, name, self.kinds, self.renames_only, self.asarrays, self.gathers)
             if anno.get(s, anno.RETURN_VALUE) and not anno.has(s, anno.FUNC):
                 src = None   # the function's own result: nothing of it runs after this on its path (an inlined
                 # helper's result is its caller's value, which the caller may write through afterwards)

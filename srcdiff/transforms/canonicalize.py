@@ -100,7 +100,8 @@ class _Canon(Transformer):
     def visit_Call(self, node):
         self.generic_visit(node)
         name = dotted_name(node.func)
-        if name in ("np.array", "np.asarray") and node.args and (name == "np.array" or _is_literal_seq(node.args[0])):
+        if name in ("np.array", "np.asarray") and node.args and (name == "np.array" or _is_literal_seq(node.args[0])
+                                                                 or _is_number(node.args[0])):
             return self._array(name, node)
         if (name == "np.stack" and len(node.args) == 1 and _is_literal_seq(node.args[0])
                 and all(k.arg == "axis" and isinstance(k.value, gast.Constant) and k.value.value == 0
@@ -291,6 +292,8 @@ class _Canon(Transformer):
         v = node.args[0]
         if _is_literal_seq(v):
             return self._literal_array(v, node)
+        if _is_number(v):
+            name = "np.array"   # np.asarray(0.5): a 0-d array of its own (no caller's memory to share), as np.array's
         for k in node.keywords:     # copy=False / None: the array itself where it needs no conversion
             if k.arg == "copy":
                 if not (isinstance(k.value, gast.Constant) and k.value.value in (True, False, None)):
@@ -528,6 +531,11 @@ def _as_arange(e):
     if isinstance(e, gast.IfExp):
         return copy_loc(gast.IfExp(test=e.test, body=_as_arange(e.body), orelse=_as_arange(e.orelse)), e)
     return copy_loc(gast.Call(func=dotted("np.arange"), args=e.args, keywords=[]), e)
+
+
+def _is_number(v) -> bool:
+    """Whether `v` is a number literal (np.asarray(0.5) is a 0-d array of its own: np.array's)."""
+    return isinstance(v, gast.Constant) and type(v.value) in (int, float, bool)
 
 
 def _is_literal_seq(e) -> bool:

@@ -554,6 +554,8 @@ class Forward:
 
     def variadic(self, rule, value, s):
         seq = value.args[0]
+        if isinstance(seq, gast.Constant):     # np.array(0.3): a 0-d array of a number, constant (active only where
+            return None                        # a write into it later is: `c[()] = b`)
         if not isinstance(seq, (gast.Tuple, gast.List)):
             if rule.variadic == "array" and isinstance(seq, gast.Name):   # of an array (a copy) or a tuple
                 return self.finish(call("rt.array", self.dot(seq)))

@@ -174,6 +174,8 @@ class IterableLoops:
         """What a loop over `it` binds at position `k`: (target, value) pairs, and the trip count.
         `enumerate` (with a start) and `zip` nest in each other, as their targets do
         (`for i, (a, b) in enumerate(zip(xs, ys), 1)`); anything else is a sequence indexed at k."""
+        if isinstance(it, gast.Call) and is_builtin(self.unit, it.func, "zip") and _starred_only(it):
+            it = self._zip_of_rows(tgt, it, pre, s, rebound)
         width = (2 if is_builtin(self.unit, it.func, "enumerate") else len(it.args) if is_builtin(
             self.unit, it.func, "zip") else 0) if isinstance(it, gast.Call) and it.args else 0
         if isinstance(tgt, gast.Name) and width:    # `for pair in zip(xs, ys)`: the item is a tuple
@@ -226,6 +228,25 @@ class IterableLoops:
         seq, n = self._seq(it, pre, s, rebound)
         return [(tgt, gast.Subscript(value=load(seq), slice=load(k), ctx=gast.Load()))], n
 
+    def _zip_of_rows(self, tgt, it, pre, s, rebound):
+        """`zip(*M)` as `zip(M[0], ..., M[n - 1])` for a loop target unpacking n names (`for c0, c1 in zip(*M)`: the
+        columns of a 2-row M, or of a list of two arrays), M read once, before the loop, with Python's check that it
+        has n rows (an assert: unpacking an item of the zip of 3 rows into 2 names raises ValueError)."""
+        if not isinstance(tgt, gast.Tuple) or any(isinstance(e, gast.Starred) for e in tgt.elts):
+            fail(s, self.unit, "zip(*M) in a loop whose target does not unpack the rows",
+                 "unpack one name per row of M: `for c0, c1 in zip(*M)`, or `for k in range(M.shape[1])` and read "
+                 "M[:, k]")
+        n = len(tgt.elts)
+        spelled = ast.unparse(gast.gast_to_ast(copy.deepcopy(it.args[0].value)))
+        seq, _ = self._seq(it.args[0].value, pre, s, rebound)
+        test = gast.Compare(left=gast.Call(func=load("len"), args=[load(seq)], keywords=[]), ops=[gast.Eq()],
+                            comparators=[const(n)])
+        pre.append(copy_loc(gast.Assert(test=test, msg=const(
+            f"zip(*{spelled}) unpacked into {n} names: {spelled} must have {n} rows (Python raises ValueError: "
+            f"too many or not enough values to unpack)")), s))
+        rows = [copy_loc(gast.Subscript(value=load(seq), slice=const(j), ctx=gast.Load()), s) for j in range(n)]
+        return copy_loc(gast.Call(func=load("zip"), args=rows, keywords=[]), it)
+
     def _range_item(self, it, k, pre, s, rebound):
         """range(lo, hi, step)'s item at position k: lo + k * step. Python reads the bounds once, before
         the loop: one the body rebinds is read through a name of its own."""
@@ -260,6 +281,11 @@ class IterableLoops:
 
 
 UNROLL_MAX = 16      # a loop over a longer literal stays a loop
+
+
+def _starred_only(call) -> bool:
+    """Whether `call`'s one argument is starred and it has no keywords (`zip(*M)`)."""
+    return len(call.args) == 1 and isinstance(call.args[0], gast.Starred) and not call.keywords
 
 
 def _exits(stmts) -> bool:

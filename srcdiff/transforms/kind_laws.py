@@ -244,6 +244,8 @@ def _law_parts_array(args, e, kind_of):       # rt.array of parts: one axis more
     seq = e.args[0]
     if not isinstance(seq, (gast.Tuple, gast.List)):
         a0 = args[0] if args else None
+        if is_scalar(a0):    # np.array(0.3), np.array(b): a 0-d array of the number (a write into it is a 0-d one's)
+            return Kind.array(0, dtype(a0))
         if is_array(a0) or elements(a0) is None:
             return a0 if is_array(a0) else None
         parts = list(elements(a0))   # a name of a tuple (forward mode keeps it: sum(st) of st = [c, M[0, 0]])

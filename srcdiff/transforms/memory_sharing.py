@@ -44,9 +44,10 @@ def ellipsis_index(idx) -> bool:
     return any(isinstance(n, gast.Constant) and n.value is Ellipsis for n in walk(idx))
 
 
-def view_source(value, name, kinds, renames_only=False, asarrays=frozenset()):
+def view_source(value, name, kinds, renames_only=False, asarrays=frozenset(), gathers=frozenset()):
     """The array `name = value` may share memory with, or None. `asarrays`: names bound to np.asarray(v),
-    whose casts (np.asarray(v, dtype), v.astype(dtype, copy=False)) are v itself where v has the dtype."""
+    whose casts (np.asarray(v, dtype), v.astype(dtype, copy=False)) are v itself where v has the dtype. `gathers`:
+    names bound to np.take(...), a new array (np.roll's, reshaped like its argument)."""
     if isinstance(value, gast.Name):
         k = kinds.get(name)
         return value.id if k is None or is_array(k) else None
@@ -64,11 +65,13 @@ def view_source(value, name, kinds, renames_only=False, asarrays=frozenset()):
         return value.args[0].id
     if renames_only:
         if (isinstance(value, gast.Call) and dotted_name(value.func) == "rt.reshape_like" and len(value.args) == 2
-                and isinstance(value.args[1], gast.Name) and not is_scalar(kinds.get(value.args[1].id))):
+                and isinstance(value.args[1], gast.Name) and not is_scalar(kinds.get(value.args[1].id))
+                and not _gathered(value.args[0], gathers)):
             # (np.flip(x) of every axis, written out as rt.reshape_like(np.ravel(x)[::-1], x) (rules/composites.py):
             # NumPy's flip is a view of x, the ravel one only where x is C-contiguous. Forward mode, which follows
             # views, read the old values after a write into x through its transpose: jvp's value 40.0 for f's 37.5,
-            # the derivative 0.0 for 25.0, h29d. (np.roll's copy ends in rt.reshape_like(..., x) too: declined alike)
+            # the derivative 0.0 for 25.0, h29d. np.roll(x)'s, rt.reshape_like(np.take(x, ...), x), is a new array:
+            # it was declined alike, h30c)
             return value.args[1].id
         return None
     if isinstance(value, gast.Attribute) and value.attr == "T" and isinstance(value.value, gast.Name):
@@ -84,6 +87,19 @@ def view_source(value, name, kinds, renames_only=False, asarrays=frozenset()):
             and isinstance(value.args[0], gast.Name) and (value.args[0].id in asarrays or _no_copy(value))):
         return value.args[0].id
     return None
+
+
+def _gathered(e, gathers) -> bool:
+    """Whether `e` is np.take(...) or a name bound to one (`gathers`): a new array, no view."""
+    if isinstance(e, gast.Name):
+        return e.id in gathers
+    return isinstance(e, gast.Call) and dotted_name(e.func) == "np.take"
+
+
+def gathered_names(fn) -> frozenset:
+    """Names bound to np.take(...) in `fn`."""
+    return frozenset(s.targets[0].id for s in walk_statements([fn]) if isinstance(s, gast.Assign)
+                     and isinstance(s.targets[0], gast.Name) and _gathered(s.value, ()))
 
 
 def _diagonal_view(value, kinds) -> bool:
@@ -115,10 +131,10 @@ def memory_roots(fn, kinds, renames_only=False) -> dict:
     SSA's own copies (branch merges, loop phis) join two versions of one variable, which the
     derivative passes follow; they count only when they pass on a view of another array."""
     source, versions = {}, []
-    asarrays = asarray_names(fn)
+    asarrays, gathers = asarray_names(fn), gathered_names(fn)
     for s in walk_statements(fn.body):
         if isinstance(s, gast.Assign) and isinstance(s.targets[0], gast.Name):
-            src = view_source(s.value, s.targets[0].id, kinds, renames_only, asarrays)
+            src = view_source(s.value, s.targets[0].id, kinds, renames_only, asarrays, gathers)
             if src is None:
                 continue
             if anno.get(s, anno.MERGE) or anno.get(s, anno.PHI):

@@ -322,8 +322,14 @@ class BackwardSweep:
         seq = value.args[0]
         axis = value.args[1] if len(value.args) > 1 else next(
             (k.value for k in value.keywords if k.arg == "axis"), const(0))
+        if isinstance(seq, gast.Constant):     # np.array(0.3), written into later (`c[()] = b`): no adjoint to pass on
+            return []
         if not isinstance(seq, (gast.Tuple, gast.List)):
             if rule.variadic == "array" and isinstance(seq, gast.Name):
+                if is_scalar(self.kinds.get(seq.id)):
+                    # np.array(b) of a number b: b's adjoint is the number its 0-d adjoint holds (a 0-d array where
+                    # the array is written into, `c[()] = v`; the number NumPy's arithmetic on it gives otherwise)
+                    return [(seq.id, call("rt.to_float", g))]
                 return [(seq.id, g)]
             fail(s, self.unit, f"{rule.name} needs a literal tuple or list of arrays to differentiate",
                  f"write {rule.name}((a, b, ...)) with the parts listed")
