@@ -491,6 +491,8 @@ FORMS = {
     "int(s)": _has("int/1"), "round(s)": _has("round/1"), "float(s)": _has("float/1"), "x.item()": _has(".item"),
     "x ** y": _has("op:Pow by a value"), "xlogy(x, y)": _has("scipy.special.xlogy"),
     "shape": _has("np.shape"),
+    "x.mT": _text(r"\.mT\b"), "x.real": _text(r"\w\.real\b"), "x.imag": _text(r"\w\.imag\b"), "x.view()": _has(".view"),
+    "axes=": _text(r"\baxes="),
     # module spans: a call of one of the module's functions (their names: the next span, or PHRASES)
     "operator": lambda u: any(k.startswith("operator.") for k in u),
     "math": lambda u: any(k.startswith("math.") for k in u),
@@ -501,7 +503,7 @@ FORMS = {
 # spans that are neither a function nor a form a program can show, each with why
 EXCLUDED = {
     "srcdiff/rules/numpy_rules.py": "a file of srcdiff", "srcdiff/rules/registry.py": "a file of srcdiff",
-    "srcdiff/rules/composites.py": "a file of srcdiff", "tests/test_errors.py": "a file of srcdiff",
+    "srcdiff/rules/composites.py": "a file of srcdiff", "tests/test_errors.py": "a file of srcdiff", "tests/test_view_functions.py": "a file of srcdiff",
     "x": "an argument's name in the prose", "y": "an argument's name in the prose", "t": "a dtype's name in the prose",
     "start": "np.linspace's parameter (its derivative: generated, np.linspace of expressions)",
     "stop": "np.linspace's parameter (its derivative: generated, np.linspace of expressions)",

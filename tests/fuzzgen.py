@@ -2346,6 +2346,13 @@ class Gen:
             block, term = self.spectral_vectors(env)
             body = added(block, term)
             src = source()
+        # NumPy's views of real arrays: np.rot90, np.split, x.mT, x.real, ... (drawn after everything else: the
+        # programs the features above make stay as they were; h30b)
+        if self.has("realviews") and self.coin(3):
+            block, term = self.real_views(env)
+            if not (renamed and any(re.search(rf"\b{renamed[1]}\b", t) for t in block + [term])):
+                body = added(block, term)
+                src = source()
         prog = Program(src, self.N, params, n, seq, checkpoints)
         prog.python_only = self.python_only and bool(fuzz_rules.PYTHON_ONLY_TEXT.search(src))
         return prog
@@ -2377,6 +2384,50 @@ class Gen:
         p = self.fresh("pi")
         return [f"{p} = np.linalg.pinv({W})"], self.pick([f"np.sum({p} * ({m2}).T)",
                                                            f"np.sum(np.tanh({p} @ ({m2})[:, 0]))"])
+    def real_views(self, env):
+        """'realviews' (README Rules: `rot90 split array_split real imag atleast_3d ascontiguousarray asfortranarray`,
+        `x.mT`, `x.real`, `x.imag`, `x.view()`; drawn last, h30b): NumPy's views of a (2, N) matrix `b` and a vector
+        `u` f computes, `b` written at an element first half the time (a view taken after a write sees it); the view
+        written through itself half the time and then read (neither its base nor the other parts of a split are read
+        after that write: reverse mode declines such a read, tests/test_view_functions.py checks both ways). Returns
+        the lines and a scalar term."""
+        b, u, r, c = self.fresh("vb"), self.fresh("vu"), self.fresh("vr"), self.fresh("vc")
+        s = self.expr("s", env, 1)
+        lines = [f"{b} = np.tanh({self.expr('m', env, 1)}) * 1.0", f"{u} = np.sin({self.expr('v', env, 1)}) + 0.5"]
+        if self.coin(4):
+            lines.append(f"{b}[{self.choose(2)}, {self.choose(2)}] = {s} * {self.const()}")
+        form, summed = self.choose(7), ""
+        if form == 0:
+            k = self.pick(["", ", 2", ", -1", ", k=3", ", 1, axes=(1, 0)", ", 4"])
+            lines.append(f"{r} = np.rot90({b}{k})")
+            at = "[0, 0]"
+        elif form == 1:
+            split = self.pick([f"np.split({b}, 2)", f"np.array_split({b}, 2)", f"np.split({b}, [1], axis=0)",
+                               f"np.array_split({b}.T, 2, axis=1)"])
+            lines += [f"{c}, {r} = {split}", f"{c} = np.sum({c} * {c})"]
+            at, summed = "[0, -1]", c
+        elif form == 2:
+            q = self.fresh("vq")
+            split = self.pick([f"np.array_split({u}, 3)", f"np.split({u}, [1, -1])", f"np.array_split({u}, [1, 2])"])
+            lines += [f"{r}, {c}, {q} = {split}", f"{c} = np.sum({c}) * np.sum({q} * {q})"]   # (r: never empty)
+            at, summed = "[-1]", c
+        elif form == 3:
+            lines.append(f"{r} = " + self.pick([f"{b}.mT", f"np.ascontiguousarray({b}.T)", f"np.asfortranarray({b})",
+                                                f"np.ascontiguousarray({b})"]))
+            at = "[0, 1]"
+        elif form == 4:
+            lines.append(f"{r} = " + self.pick([f"{u}.real", f"np.real({u})", f"{u}.view()", f"np.asfortranarray({u})"]))
+            at = "[0]"
+        elif form == 5:
+            lines.append(f"{r} = np.atleast_3d({self.pick([b, u])})")
+            at = "[0, 0, 0]"
+        else:
+            lines.append(f"{r} = " + self.pick([f"np.imag({b})", f"{b}.imag", f"np.real({b}) + np.imag({u})"]) + f" + {b}")
+            at = "[1, 0]"
+        if self.coin(4):
+            lines.append(f"{r}{at} = {self.expr('s', env, 1)} * {self.const()}")
+        extra = self.pick(["", f" + np.real({s}) * 0.5", f" + np.sum(np.atleast_3d({s}))", f" + {s}.real * {s}.imag"])
+        return lines, f"np.sum(np.sin({r}) * {r}) * 0.1" + (f" + {summed} * 0.1" if summed else "") + extra
 
     def float_of_bools(self, env, flag: bool):
         """'floatbool' (README: `float` of a bool; drawn last): `float(c)` of a comparison of f's numbers, of np.all /
@@ -2691,7 +2742,11 @@ ALL_FEATURES = ("where", "maximum", "helpers", "closures", "for", "while", "brea
                 "floatbool", "zerodargs",
                 # README (Transforms): eigh's eigenvectors, the thin SVD's U and Vh, or pinv of a matrix f computes,
                 # whose gradients nested mode's penalty differentiates in reverse mode (drawn last, h30e)
-                "spectral")
+                "spectral",
+                # README (Rules): NumPy's views of real arrays, np.rot90, np.split / np.array_split, np.atleast_3d,
+                # np.real / np.imag, np.ascontiguousarray / np.asfortranarray, x.mT, x.real, x.imag, x.view(), written
+                # through and read (drawn last, h30b)
+                "realviews")
 # the fuzzer's --parallel mode's (tests/fuzz_parallel.py), drawn after all of ALL_FEATURES: a loss over the rows of
 # M @ a, which jit="parallel" runs in chunks on threads (left out of ALL_FEATURES: the other modes' programs stay)
 PARALLEL_FEATURES = ("rowloss",)

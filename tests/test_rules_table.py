@@ -131,6 +131,19 @@ ENTRIES = {
     "np.einsum chain": ("np.einsum('ij,jk,kl->il', x, y, x) + np.einsum('i,i', x[0], y[1])"
                         " + np.einsum('i,j->ij', x[1], y[0])", "rr", [((2, 2), (2, 2))]),
     "np.flip": ("np.flip(x) * x + np.flip(x, 0) + np.flip(x, axis=-1) * 2.0", "r", [((2, 3),), ((4,),)]),
+    # real arrays' views (h30b): np.real / .real are x itself, np.imag / .imag zeros; .mT swaps the last two axes
+    "np.real": ("np.real(x) * x.real + np.imag(x) + x.imag", "r", [((2, 3),), ((),)]),
+    "np.imag": ("np.imag(x) * x + np.sin(x.mT).mT", "r", [((2, 3),), ((2, 2, 3),)]),
+    "np.rot90": ("np.rot90(x) * y + np.rot90(x, 2, axes=(1, 0)).T + np.rot90(x, k=-1) * np.rot90(x, 4).T", "rr",
+                 [((2, 3), (3, 2)), ((3, 3), (3, 3))]),
+    "np.split": ("np.split(x, 3)[0] * np.split(x, 3)[2] + np.split(x, [1, -1])[1][0] * np.split(x, [1, -1])[2] "
+                 "+ np.split(x, (2,))[1][0]", "r", [((6,),), ((3,),)]),
+    "np.array_split": ("np.array_split(x, 2)[1] * np.array_split(x, 3, axis=1)[0][:, :1] + np.array_split(x, [1], "
+                       "axis=-1)[1].sum()", "r", [((2, 4),), ((2, 3),)]),
+    "rt.atleast_3d": ("np.atleast_3d(x) * np.sum(np.atleast_3d(x[0]))", "r", [((2, 3),), ((3,),), ((2, 2, 1),)]),
+    "np.ascontiguousarray": ("np.ascontiguousarray(x.T) * 2.0 + np.ascontiguousarray(x[0, 0]).sum()", "r",
+                             [((2, 3),)]),
+    "np.asfortranarray": ("np.asfortranarray(x) * np.asfortranarray(x.T).T + x.view() * 0.5", "r", [((2, 3),), ((3,),)]),
     "np.fliplr": ("np.fliplr(x) * x", "r", [((2, 3),)]), "np.flipud": ("np.flipud(x) * x", "r", [((2, 3),), ((3,),)]),
     "np.vstack": ("np.vstack((x, y)) * np.vstack([y, x])", "rr", [((3,), (3,)), ((2, 3), (1, 3))]),
     "np.append": ("np.append(x, y) * np.append(y, x) + np.sum(np.append(x, 2.0 * y, axis=0))", "rr",

@@ -464,6 +464,51 @@ def _interp(a: dict):
     return "rt.interp(x, xp, fp)"
 
 
+def _rot90(a: dict):   # NumPy's own: flips along the axes and a swap of them, each a view of m
+    k, axes = _value(a.pop("k", None), 1), a.pop("axes", None)
+    pair = [_value(e) for e in axes.elts] if isinstance(axes, (gast.Tuple, gast.List)) else [0, 1] if axes is None \
+        else None
+    if type(k) is not int or pair is None or len(pair) != 2 or not all(type(i) is int for i in pair):
+        raise Decline("k must be an int literal and axes= a literal pair of int axes")
+    if pair[0] == pair[1]:
+        raise Decline("axes= must name two different axes")
+    k %= 4
+    flip = lambda e, ax: _on_axis(e, const(ax), "::-1")  # noqa: E731  (e[::-1] along the literal axis ax)
+    swap = lambda e: f"np.swapaxes({e}, {pair[0]}, {pair[1]})"  # noqa: E731
+    if k == 0:
+        return "m[:]"
+    if k == 2:
+        return flip(flip("m", pair[0]), pair[1])
+    return swap(flip("m", pair[1])) if k == 1 else flip(swap("m"), pair[1])
+
+
+def _split(a: dict, equal=True):
+    """np.split / np.array_split: a tuple of slices of `ary` along the axis (views, as NumPy's list holds). An int
+    literal n: n parts, equal ones (rt.equal_split raises NumPy's ValueError where the length does not divide) or,
+    array_split's, the first length % n of them one longer; a literal list of indices: the slices between them."""
+    n, axis = a.pop("indices_or_sections"), _value(a.pop("axis", None), 0)
+    if type(axis) is not int:
+        raise Decline("axis= must be an int literal")
+    cut = lambda lo, hi: _on_axis("ary", const(axis), f"{lo}:{hi}")  # noqa: E731
+    if isinstance(n, (gast.Tuple, gast.List)):
+        idx = [_value(e) for e in n.elts]
+        if not all(type(i) is int for i in idx):
+            raise Decline("the indices must be int literals")
+        bounds = [""] + [repr(i) for i in idx] + [""]
+        return "(" + "".join(f"{cut(lo, hi)}, " for lo, hi in zip(bounds, bounds[1:])) + ")"
+    n = _value(n)
+    if type(n) is not int or n < 1:
+        raise Decline("the number of sections must be a positive int literal (it fixes how many arrays come back)")
+    length = f"ary.shape[{axis}]"
+    if equal:
+        step = f"rt.equal_split({length}, {n})"
+        starts = [""] + [f"{i} * {step}" if i > 1 else step for i in range(1, n)] + [""]
+    else:
+        each, extra = f"{length} // {n}", f"{length} % {n}"
+        starts = [""] + [f"{i} * ({each}) + min({i}, {extra})" for i in range(1, n)] + [""]
+    return "(" + "".join(f"{cut(lo, hi)}, " for lo, hi in zip(starts, starts[1:])) + ")"
+
+
 # name -> (NumPy signature, builder, objects users call, advice when the builder declines)
 COMPOSITES = {
     "np.var": ("x, axis=None, dtype=None, out=None, ddof=0, keepdims=None", _var, [np.var],
@@ -524,6 +569,20 @@ COMPOSITES = {
     "np.interp": ("x, xp, fp, left=None, right=None, period=None", _interp, [np.interp],
                   "clamp x first (np.clip(x, xp[0], xp[-1])) and add the outside values with np.where"),
     "rt.betaln": ("a, b", lambda a: "rt.gammaln(a) + rt.gammaln(b) - rt.gammaln(a + b)", [scipy.special.betaln], ""),
+    # real arrays' views (h30b): np.real(x) of a real array is x itself (NumPy returns the same object), np.imag(x)
+    # a new array of zeros (NumPy's is read-only); np.rot90 flips and swaps axes (views); np.split and
+    # np.array_split give a tuple of slices (views: NumPy's list holds the same views)
+    "np.real": ("val", lambda a: "val", [np.real], ""),
+    "np.imag": ("val", lambda a: "np.zeros_like(val)", [np.imag], ""),
+    "np.rot90": ("m, k=1, axes=(0, 1)", _rot90, [np.rot90],
+                 "write k and axes= as literals, np.rot90(m, 1, axes=(0, 1)), or index with reversed slices and "
+                 "np.swapaxes"),
+    "np.split": ("ary, indices_or_sections, axis=0", _split, [np.split],
+                 "give the number of parts as an int literal (np.split(x, 3)) or the indices as a literal list "
+                 "(np.split(x, [2, 5])), and axis= as an int literal; or slice the parts out: x[:k], x[k:]"),
+    "np.array_split": ("ary, indices_or_sections, axis=0", lambda a: _split(a, equal=False), [np.array_split],
+                       "give the number of parts as an int literal (np.array_split(x, 3)) or the indices as a "
+                       "literal list, and axis= as an int literal; or slice the parts out: x[:k], x[k:]"),
 }
 _SIGNATURES = {name: signature(params) for name, (params, *_) in COMPOSITES.items()}
 ALIASES = {id(obj): name for name, (_, _, objs, _) in COMPOSITES.items() for obj in objs if obj is not None}

@@ -218,7 +218,13 @@ R("rt.item", [], "x", "rt.reshape_like(g, x)", jvp="rt.item(dx)", kind="float", 
 # flatten copies its items first, transforms/dict_forms.py; of a tuple or list, declined in resolve)
 R("np.copy", [np.copy, copy.copy, copy.deepcopy], "x", "g", jvp="dx", kind="copy", shape="elementwise", cuda="({0})")
 # np.asarray of an array is that array (transforms/aliasing.py: a view, so writes through it are checked)
-R("np.asarray", [np.asarray, np.ascontiguousarray], "x", "g", jvp="dx", kind="same")
+R("np.asarray", [np.asarray], "x", "g", jvp="dx", kind="same")
+# np.ascontiguousarray / np.asfortranarray: x's values (rank 1 at least), x itself where it has that layout, else a
+# copy: which one depends on the run-time layout, so a write into either after the call, the other read, is declined
+# in both modes (memory_sharing.view_source); the generated code calls them as the user did (h30b: ascontiguousarray
+# was np.asarray, always x itself: jvp's value of a transpose's copy followed a later write into its matrix)
+for _name in ("np.ascontiguousarray", "np.asfortranarray"):
+    R(_name, [getattr(np, _name[3:])], "x", "rt.reshape_like(g, x)", jvp=f"{_name}(dx)", kind=("at_least", 1))
 R("np.array", [np.array], "x", None, variadic="array", kind="literal_array")
 
 # ---- reductions (the compiler rewrites axis=/keepdims= calls to rt.<name>(x, axis)) -----------
@@ -287,6 +293,7 @@ R("rt.expand_dims", [np.expand_dims], "x, axis", "rt.reshape_like(g, x)", None, 
 # (under Numba only with axis= given: the compiler declines axis=None there, checks.check_numba)
 R("rt.squeeze", [np.squeeze], "x, axis=None", "rt.reshape_like(g, x)", None, jvp="rt.squeeze(dx, axis)", kind="squeeze")
 R("rt.atleast_1d", [np.atleast_1d], "x", "rt.reshape_like(g, x)", jvp="rt.atleast_1d(dx)", kind=("at_least", 1))
+R("rt.atleast_3d", [np.atleast_3d], "x", "rt.reshape_like(g, x)", jvp="rt.atleast_3d(dx)", kind=("at_least", 3))
 R("rt.as_column", [], "x", "rt.reshape_like(g, x)", jvp="rt.as_column(dx)",   # np.column_stack's columns
   kind=("at_least", 2))
 R("np.broadcast_to", [np.broadcast_to], "x, shape", "rt.unbroadcast(g, x)", None, jvp="np.broadcast_to(dx, shape)",

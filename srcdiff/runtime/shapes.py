@@ -15,8 +15,8 @@ from ._typing import (float_dtype, nb_float_type, nb_is_array, nb_is_int, nb_is_
                       own)
 from ._cache import cached_overload
 
-__all__ = ["atleast_1d", "as_column", "take_put", "repeat_index", "trace_grad", "diag_grad", "atleast_nd",
-           "fits"]
+__all__ = ["atleast_1d", "atleast_3d", "as_column", "take_put", "repeat_index", "trace_grad", "diag_grad", "atleast_nd",
+           "equal_split", "fits"]
 
 
 def fits(x, shape) -> bool:
@@ -62,6 +62,44 @@ def _atleast_1d_nb(x):
             return lambda x: np.full(1, x[()])
         return lambda x: x
     return None
+
+
+def atleast_3d(x):
+    """np.atleast_3d: a number as (1, 1, 1), a vector (N,) as the view (1, N, 1), a matrix (M, N) as (M, N, 1), an
+    array of rank 3 or more unchanged (Numba: the same views, by None in an index)."""
+    return np.atleast_3d(x)
+
+
+@cached_overload(atleast_3d)
+def _atleast_3d_nb(x):
+    if nb_is_scalar(x):
+        return lambda x: np.full((1, 1, 1), x)
+    if not nb_is_array(x):
+        return None
+    if x.ndim == 0:
+        return lambda x: np.full((1, 1, 1), x[()])
+    if x.ndim == 1:
+        return lambda x: x[None, :, None]
+    if x.ndim == 2:
+        return lambda x: x[:, :, None]
+    return lambda x: x
+
+
+def equal_split(n, sections):
+    """The length of each of np.split(x, sections)'s parts along an axis of length n: NumPy's ValueError where
+    sections does not divide n (rules/composites.py writes np.split out as slices of this length)."""
+    if sections <= 0 or n % sections:
+        raise ValueError("array split does not result in an equal division")
+    return n // sections
+
+
+@cached_overload(equal_split)
+def _equal_split_nb(n, sections):
+    def impl(n, sections):
+        if sections <= 0 or n % sections:
+            raise ValueError("array split does not result in an equal division")
+        return n // sections
+    return impl
 
 
 def as_column(x):

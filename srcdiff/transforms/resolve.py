@@ -88,7 +88,8 @@ ARGUMENT_ADVICE = {
 # out, that value is NumPy's default too (np.sum(x, where=True))
 _NO_VALUE_MEANS = {"where": True}
 # functions whose dtype= argument is a cast of their result (for a reduction it is the type of the accumulation)
-_DTYPE_IS_A_CAST = {"np.array", "np.asarray", "np.full", "np.full_like", "np.linspace"}
+_DTYPE_IS_A_CAST = {"np.array", "np.asarray", "np.ascontiguousarray", "np.asfortranarray", "np.full", "np.full_like",
+                    "np.linspace"}
 
 
 def _numpy_default(sig, name):
@@ -342,7 +343,7 @@ class _Resolver(Transformer):
         dtype = self._dtype_argument(node, obj)
         if dtype is not None:   # f(..., dtype=t) -> f(...) cast to t
             # (np.asarray(x, dtype) is x itself where x has the dtype already, as x.astype(dtype, copy=False))
-            copies = obj not in (np.asarray, np.ascontiguousarray) and not (obj is np.array and any(
+            copies = obj not in (np.asarray, np.ascontiguousarray, np.asfortranarray) and not (obj is np.array and any(
                 k.arg == "copy" and isinstance(k.value, gast.Constant) and k.value.value in (False, None)
                 for k in node.keywords))
             return self._cast(self.visit_Call(node), dtype, node, copy=copies)
@@ -613,6 +614,12 @@ class _Resolver(Transformer):
             return self._cast(base, given[0], node)
         args = [self.visit(a) for a in node.args]
         keywords = [self.visit(k) for k in node.keywords]
+        if m == "view":     # x.view(): a new name for x's memory, as `y = x` (h30b)
+            if args or keywords:
+                fail(node, self.unit, f"{self._text(node)}: .view() with a dtype or type reinterprets the array's "
+                                      "bytes, which has no derivative",
+                     "write x.view() (the same memory, no argument), or cast the values: x.astype(np.float32)")
+            return base
         if m == "item" and not args and not keywords:     # the number an array of one element holds, of any rank
             return copy_loc(gast.Call(func=dotted("rt.item"), args=[base], keywords=[]), node)
         if m not in METHODS:
@@ -706,7 +713,7 @@ class _Resolver(Transformer):
             if kw.arg == "dtype":
                 del node.keywords[k]
                 return None if isinstance(kw.value, gast.Constant) and kw.value.value is None else kw.value
-        if obj in (np.array, np.asarray, np.ascontiguousarray) and len(node.args) == 2:
+        if obj in (np.array, np.asarray, np.ascontiguousarray, np.asfortranarray) and len(node.args) == 2:
             dtype = node.args.pop()
             return None if isinstance(dtype, gast.Constant) and dtype.value is None else dtype
         return None
@@ -749,11 +756,18 @@ class _Resolver(Transformer):
             node.value = self.visit(node.value)
             if node.attr == "T":
                 return copy_loc(gast.Call(func=dotted("np.transpose"), args=[node.value], keywords=[]), node)
+            if node.attr == "mT":   # (NumPy 2: the last two axes swapped, a view)
+                return copy_loc(gast.Call(func=dotted("np.swapaxes"), args=[node.value, const(-1), const(-2)],
+                                          keywords=[]), node)
+            if node.attr in ("real", "imag") and isinstance(node.ctx, gast.Load):
+                # (of a real array or number: .real is x itself, NumPy's same object; .imag zeros, np.imag's)
+                return node.value if node.attr == "real" else copy_loc(
+                    gast.Call(func=dotted("np.zeros_like"), args=[node.value], keywords=[]), node)
             if node.attr in ARRAY_ATTRS:
                 return node
             self._decline_field_of_a_returned_value(node)
             fail(node, self.unit, f"attribute .{node.attr} of a local value is not supported",
-                 "only arrays' .T, .shape, .ndim, .size, .dtype can be read in differentiated code")
+                 "only arrays' .T, .mT, .real, .imag, .shape, .ndim, .size, .dtype can be read in differentiated code")
         if isinstance(obj, list):
             obj = self._list_constant(node, obj, self._text(node))
         if _is_constant(obj):

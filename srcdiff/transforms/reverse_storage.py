@@ -375,7 +375,7 @@ class Storage:
 _VIEWS = frozenset(p + n for p in ("np.", "rt.") for n in (
     "reshape", "reshape_like", "transpose", "expand_dims", "squeeze", "ravel", "asarray", "broadcast_to",
     "broadcast_to_like", "swapaxes", "moveaxis", "atleast_1d", "atleast_2d", "atleast_nd", "diagonal", "diag", "flip",
-    "fliplr", "flipud", "as_column", "real", "imag"))
+    "fliplr", "flipud", "as_column", "real", "imag", "atleast_3d", "ascontiguousarray", "asfortranarray"))
 _METHODS = frozenset(("reshape", "transpose", "squeeze", "ravel", "view", "swapaxes", "diagonal"))
 
 

@@ -28,7 +28,7 @@ _FILLS = {"np.zeros": 0.0, "np.empty": 0.0, "np.ones": 1.0}
 _FLOAT_DTYPES = {"float", "np.float64", "np.double"}
 # NumPy functions whose result is (or may be) a view of their argument, or that tell an array from a number
 _ARRAY_READS = {"np.reshape", "np.ravel", "np.asarray", "np.asanyarray", "np.ascontiguousarray", "np.asfortranarray",
-                "np.atleast_1d", "np.atleast_2d", "np.atleast_3d", "np.squeeze", "np.expand_dims", "rt.expand_dims",
+                "np.atleast_1d", "np.atleast_2d", "np.atleast_3d", "rt.atleast_3d", "np.squeeze", "np.expand_dims", "rt.expand_dims",
                 "np.transpose", "np.broadcast_to", "np.shape", "np.ndim", "np.size", "np.copyto", "np.put", "len",
                 "isinstance", "type", "np.isscalar"}
 _VALUE_BUILTINS = {"float", "abs", "min", "max", "int", "bool", "round"}
