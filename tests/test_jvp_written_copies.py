@@ -44,7 +44,6 @@ FORMS = [
     ("buf.flatten()", False),
     ("buf.reshape(2, 2).flatten()", False),
     ("np.asarray(buf)", True),
-    ("np.ascontiguousarray(buf)", True),
     ("np.array(buf, copy=False)", True),
     ("buf.astype(np.float64, copy=False)", True),
     ("buf.astype(float, copy=False)", True),
@@ -135,3 +134,16 @@ def test_jvp_of_a_write_into_a_cast_to_another_float_type(jit):
     J = [srcdiff.jvp(float32_copy_written, jit=jit)(x.copy(), e)[1] for e in np.eye(3)]
     np.testing.assert_allclose(J, [4.0, -1.0, 4.0], rtol=1e-6)    # (2 x + [3, 0, 1]: float32 rounds r, not its slope)
     np.testing.assert_array_equal(x, [0.5, -0.5, 1.5])
+
+
+@pytest.mark.parametrize("expr", ["np.ascontiguousarray(buf)", "np.asfortranarray(buf)"])
+def test_jvp_of_a_write_through_a_layout_function_is_declined(expr):
+    """np.ascontiguousarray(buf) / np.asfortranarray(buf) is buf itself or a copy by buf's layout at run time, and a
+    tangent's layout need not be its value's (of an F-ordered argument, `x * 1.0` is F-ordered, `dx * 1.0` of a
+    C-ordered tangent C-ordered: the copy and the view part ways, derivative 7.52 for 8.12 in
+    tests/test_view_functions.py). Forward mode of a function calling one runs reverse mode's check (h30b; this
+    program of a 1-d buf, always contiguous, was differentiated before and is declined at the write now)."""
+    f = _module(expr).f
+    with pytest.raises(srcdiff.SrcdiffError, match="shares memory") as info:
+        srcdiff.jvp(f, wrt=(0, 1))(X.copy(), A, (X, 1.0))
+    assert ".py:7:" in str(info.value) and info.value.advice

@@ -124,6 +124,12 @@ def all_of_them(x):
     return np.sum(s * s) + np.sum(np.atleast_3d(a) * b.view()) + np.sum(np.split(m, 3, axis=1)[2] * c)
 
 
+def of_list_literals(x):
+    a = np.sum(x)
+    p, q = np.array_split([a, 2.0 * a, a * a, 1.0], 2)
+    return np.sum(np.real([a, a * a]) * p) + np.sum(q * np.imag([a, 1.0])) + np.sum(np.rot90([[a, 1.0], [2.0, a * a]]) * q)
+
+
 def split_unequal(x):
     p, q = np.split(x, 2)
     return np.sum(p * q)
@@ -247,3 +253,10 @@ def test_forms_declined_at_the_line(mod, name, args, says, advice):
         "split_sections_variable": "split_k", "rot90_k_variable": "rot_k", "view_as_ints": "view_dtype",
         "split_axis_variable": "split_axis"}[name]))
     assert f"view_functions_h30b.py:{line}:" in str(info.value), str(info.value)
+
+
+def test_list_literals_are_arrays_there(mod):
+    """np.real, np.imag, np.rot90 and np.array_split of a list literal take it as the array NumPy makes of it: the
+    list was passed through as a list (np.real([a, a * a]) * p: 'a list in a *', declined as a list repetition)."""
+    _check(mod.of_list_literals, "grad", False, False)
+    _check(mod.of_list_literals, "jvp", False, False)

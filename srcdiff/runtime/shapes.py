@@ -77,7 +77,7 @@ def _atleast_3d_nb(x):
     if not nb_is_array(x):
         return None
     if x.ndim == 0:
-        return lambda x: np.full((1, 1, 1), x[()])
+        return lambda x: x.reshape((1, 1, 1))     # (a view, as NumPy's: a 0-d array is contiguous)
     if x.ndim == 1:
         return lambda x: x[None, :, None]
     if x.ndim == 2:

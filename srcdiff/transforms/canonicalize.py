@@ -440,7 +440,7 @@ def _is_none(e) -> bool:
 
 
 # parameters of composites (rules/composites.py) that take arrays: a list literal there is an array
-_ARRAY_PARAMS = {"x", "y", "m", "xp", "fp", "weights", "a", "b", "prepend", "append"}   # (not np.polyval's p:
+_ARRAY_PARAMS = {"x", "y", "m", "xp", "fp", "weights", "a", "b", "prepend", "append", "ary", "val"}   # (not np.polyval's p:
 #                                                       its composite reads the listed coefficients one by one)
 # composites whose first argument is a sequence of arrays
 _SEQUENCE_PARAMS = {"np.vstack", "np.hstack", "np.column_stack"}
