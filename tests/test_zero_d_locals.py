@@ -180,3 +180,32 @@ def test_hvp_of_a_helper_writing_into_its_0d_argument_in_a_loop(jit):
     eps = 1e-6
     assert hv == pytest.approx((g(0.4 + eps) - g(0.4 - eps)) / (2 * eps), rel=1e-6)
     assert srcdiff.grad(bumped_in_a_loop, jit=jit)(0.4) == pytest.approx(numerical_grad(bumped_in_a_loop, [0.4], 0), rel=1e-6)
+
+
+def bumped_by_value(z, v):
+    z[...] = np.tanh(z) * 0.9 + v
+    return v
+
+
+def bumped_by_value_in_a_loop(x):
+    zd = np.zeros(())
+    t = 0.0
+    for i in range(2):
+        t = t + bumped_by_value(zd, x * 0.5)
+    return t * zd[()]
+
+
+def gradient_squared(x):
+    g = srcdiff.grad(bumped_by_value_in_a_loop)(x)
+    return g * g
+
+
+@pytest.mark.parametrize("jit", [False, True], ids=["py", "jit"])
+def test_gradient_of_a_gradient_of_a_helper_writing_into_its_0d_argument_in_a_loop(jit):
+    """Reverse over reverse (nested fuzz seed 1301010, jit): the inner gradient's `z1 = np.tanh(zd)` of the 0-d zd is a
+    number (NumPy's and Numba's ufuncs give one), but its kind was a 0-d array, so the outer gradient's placeholder for
+    the value its loop carries was np.zeros(()): Numba declined 'Cannot unify array(float64, 0d, C) and float64 for
+    `z`'. An elementwise function of a 0-d array is a number (kind_laws._law_as_float)."""
+    eps = 1e-6
+    fd = (gradient_squared(0.7 + eps) - gradient_squared(0.7 - eps)) / (2 * eps)
+    assert srcdiff.grad(gradient_squared, jit=jit)(0.7) == pytest.approx(fd, rel=1e-6)

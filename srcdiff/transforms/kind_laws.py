@@ -55,7 +55,9 @@ def _stacked(parts):
 # A law takes the argument kinds, the call and `kind_of` (the kind of an expression), and gives the result's kind
 # (None: unknown). `call_kind` looks the callee's law up in its rule record; there is no list of names here.
 
-def _law_as_float(args, e, kind_of):          # np.exp(x): x's kind, as floats
+def _law_as_float(args, e, kind_of):          # np.exp(x): x's kind, as floats (a 0-d array's: a number, as NumPy's)
+    if args and is_array(args[0]) and ndim(args[0]) == 0:
+        return F
     return as_float(args[0]) if args else None
 
 
