@@ -231,14 +231,25 @@ def zero_d_of_a_number_written_in_a_loop(x):
     return np.sum(x * c)
 
 
+def zero_d_of_a_number_bound_again_in_a_loop(x):
+    z = np.array(0.5)
+    w = np.asarray(0.0, dtype=float)
+    for i in range(3):
+        z += np.cos(np.tanh(x[3]) * i) * x[i]
+        w = w * 0.5 + np.tanh(x[3]) * (i + 1) * x[i]
+    return np.tanh(z) + w
+
+
 @JIT
 @pytest.mark.parametrize("f", [zero_d_of_a_number_written, zero_d_of_an_element_written,
-                               zero_d_of_a_number_written_in_a_loop])
+                               zero_d_of_a_number_written_in_a_loop, zero_d_of_a_number_bound_again_in_a_loop])
 def test_a_0d_array_of_a_number_written_into(f, jit):
     """np.array(0.3) / np.asarray(0.5) / np.array(x[2]), then `c[()] = ...`: a 0-d array of its own. Before (h30c, by
     hand), np.array of a number written into was declined ("rt.array needs a literal tuple or list of arrays"), and
     in a loop or of an element it failed inside (Numba: no `+=` of a 0-d array into a float; np.asarray(0.5) written
-    was declined as "a write into the 0-d array argument `d`")."""
+    was declined as "a write into the 0-d array argument `d`"). Bound again in a loop (`z += ...`, fuzz seed 1340006
+    under Numba: "Cannot unify array(float64, 0d, C) and float64"), it is the number it holds, as np.zeros(()) is
+    (zero_d_locals.py)."""
     _check(f, jit)
 
 

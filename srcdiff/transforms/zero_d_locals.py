@@ -128,6 +128,9 @@ def _fill(s):
             and isinstance(s.value, gast.Call)):
         return None
     v, name = s.value, dotted_name(s.value.func)
+    number = _array_of_a_number(v)
+    if number is not None:
+        return const(number)
     shape = v.args[0] if v.args else next((k.value for k in v.keywords if k.arg == "shape"), None)
     if not (isinstance(shape, gast.Tuple) and not shape.elts):
         return None
@@ -146,6 +149,24 @@ def _fill(s):
             return const(float(value.value))
         return gast.Call(func=load("float"), args=[value], keywords=[])
     return None
+
+
+def _array_of_a_number(v):
+    """The float a 0-d array of a number literal holds, `np.array(0.5)` / `np.asarray(1.0)` (rt.array by now:
+    canonicalize.py), also cast to a float dtype (`np.asarray(0.0, dtype=float)`), else None; of an int literal only
+    where it is cast to a float dtype (np.array(3) holds an int: a float written into it is truncated)."""
+    cast = None
+    if (dotted_name(v.func) == "rt.astype" and len(v.args) in (2, 3) and not v.keywords
+            and isinstance(v.args[0], gast.Call)):
+        cast, v = v.args[1], v.args[0]
+    if not (dotted_name(v.func) in ("rt.array", "np.array", "np.asarray") and len(v.args) == 1 and not v.keywords
+            and isinstance(v.args[0], gast.Constant) and type(v.args[0].value) in (int, float)):
+        return None
+    if cast is not None and dotted_name(cast) not in _FLOAT_DTYPES:
+        return None
+    if cast is None and type(v.args[0].value) is not float:
+        return None
+    return float(v.args[0].value)
 
 
 def _floats(e, name) -> bool:
