@@ -1047,6 +1047,65 @@ def _factory_call_with_defaults(tree):
         fn.args.defaults for fn in _walk(tree, ast.FunctionDef, ast.Lambda) if fn.args.args and fn.args.args[0].arg == "u")
 
 
+def _factories(tree) -> dict:
+    """{name: def} of the program's factories, module-level or nested in f: each `return` gives a lambda, a def of its
+    own, or a call of another factory (README 'Factories': 'returns ... another factory's function')."""
+    defs = list(_module_funcs(tree).values()) + [n for n in _walk(_entry(tree), ast.FunctionDef) if n is not _entry(tree)]
+    found: dict = {}
+    for _ in range(2):       # (a factory returning another's function: found once that one is)
+        for fn in defs:
+            rets = [r.value for r in fn.body if isinstance(r, ast.Return)]
+            inner = {n.name for n in fn.body if isinstance(n, ast.FunctionDef)}
+            if rets and all(isinstance(v, ast.Lambda) or (isinstance(v, ast.Name) and v.id in inner) or (
+                    isinstance(v, ast.Call) and _call_name(v) in found) for v in rets):
+                found[fn.name] = fn
+    return found
+
+
+def _factory_calls(tree):
+    made = _factories(tree)
+    return [c for c in _walk(_entry(tree), ast.Call) if _call_name(c) in made]
+
+
+def _factory_bound(tree, where) -> bool:
+    """A name bound to a factory's function inside a statement of the kind `where` picks (`where(node)`: the blocks)."""
+    made = _factories(tree)
+    return any(isinstance(a.value, ast.Call) and _call_name(a.value) in made
+               for n in _walk(_entry(tree), ast.If, ast.For) for block in where(n) for st in block
+               for a in [st] if isinstance(a, ast.Assign))
+
+
+FACTORY_FORMS = {
+    # README 'Factories' (tests/fuzzgen.py 'factoryforms'): each form of the bullet
+    "a factory's function called at once, make(c)(u)": lambda t: any(
+        isinstance(c.func, ast.Call) and _call_name(c.func) in _factories(t) for c in _walk(_entry(t), ast.Call)),
+    "a factory's function bound in both branches": lambda t: _factory_bound(
+        t, lambda n: [n.body, n.orelse] if isinstance(n, ast.If) and n.orelse and _factory_bound_in(t, n.body)
+        and _factory_bound_in(t, n.orelse) else []),
+    "a factory's function bound again in a loop": lambda t: _factory_bound(
+        t, lambda n: [n.body] if isinstance(n, ast.For) else []),
+    "a factory's function called in a lambda": lambda t: any(
+        isinstance(c.func, ast.Name) and c.func.id in {a.targets[0].id for a in _walk(_entry(t), ast.Assign)
+                                                       if isinstance(a.targets[0], ast.Name) and isinstance(a.value, ast.Call)
+                                                       and _call_name(a.value) in _factories(t)}
+        for lam in _walk(_entry(t), ast.Lambda) for c in _walk(lam.body, ast.Call)),
+    "a factory nested in f": lambda t: any(fn.name in _factories(t) for fn in _walk(_entry(t), ast.FunctionDef)),
+    "a factory returning another factory's function": lambda t: any(
+        isinstance(r.value, ast.Call) for fn in _factories(t).values() for r in fn.body if isinstance(r, ast.Return)),
+    "a factory with a keyword-only parameter": lambda t: any(fn.args.kwonlyargs for fn in _factories(t).values()),
+    "a factory called by keyword": lambda t: any(c.keywords for c in _factory_calls(t)),
+    "a factory called relying on its default": lambda t: any(
+        len(c.args) + len(c.keywords) < len(_factories(t)[_call_name(c)].args.args) +
+        len(_factories(t)[_call_name(c)].args.kwonlyargs) for c in _factory_calls(t)),
+}
+
+
+def _factory_bound_in(tree, block) -> bool:
+    made = _factories(tree)
+    return any(isinstance(st, ast.Assign) and isinstance(st.value, ast.Call) and _call_name(st.value) in made
+               for st in block)
+
+
 FOR = "for over range"
 TUPLES = "tuple literals of arrays or of pairs of them"
 SUM = "over generator expressions and list comprehensions"    # (README: sum(...) (also with a start ...) over ...)
@@ -1584,6 +1643,7 @@ def _second_name_written(tree):
 
 # constructs the fuzz brief asks for beyond the README's words
 EXTRA = {
+    **FACTORY_FORMS,
     # README's copies of a tuple argument, `tuple(xa)` or `list(xa)` "of them or of their constant slices": the slices
     "a copy of a constant slice of the tuple argument": lambda t: any(
         isinstance(c.args[0], ast.Subscript) for c in _tuple_copies(t, sliced=True)),

@@ -2353,6 +2353,20 @@ class Gen:
             if not (renamed and any(re.search(rf"\b{renamed[1]}\b", t) for t in block + [term])):
                 body = added(block, term)
                 src = source()
+        # README 'Factories': a factory's function called at once, bound in both branches or in a loop, called in a
+        # lambda; factories nested in f, taking keyword-only parameters, called by keyword and relying on a default,
+        # returning another factory's function (drawn after everything else, h30d)
+        if self.has("factoryforms") and self.coin(3):
+            block, term = self.factory_forms(env, "n" if "n" in params else "2", "flag" in params)
+            body = added(block, term)
+            src = source()
+        # helpers calling helpers whose parameters and locals are named as f's locals and as each other's (`y = mid(e)`
+        # of `k1 = sq(y1); return sq(y1 + k1)` with sq's parameter y; `y1 = dbl(e)` of dbl's parameter y1): the
+        # inliner's renaming read the call's argument for them (h30d; drawn after everything else)
+        if self.has("helpernames") and self.coin(3):
+            block, term = self.helpers_named_alike(env)
+            body = added(block, term)
+            src = source()
         prog = Program(src, self.N, params, n, seq, checkpoints)
         prog.python_only = self.python_only and bool(fuzz_rules.PYTHON_ONLY_TEXT.search(src))
         return prog
@@ -2428,6 +2442,99 @@ class Gen:
             lines.append(f"{r}{at} = {self.expr('s', env, 1)} * {self.const()}")
         extra = self.pick(["", f" + np.real({s}) * 0.5", f" + np.sum(np.atleast_3d({s}))", f" + {s}.real * {s}.imag"])
         return lines, f"np.sum(np.sin({r}) * {r}) * 0.1" + (f" + {summed} * 0.1" if summed else "") + extra
+
+    def helpers_named_alike(self, env):
+        """'helpernames' (drawn last): module-level helpers `sqK(qJ)`, `midK(qJv1, w)`, which calls sqK on qJv1 and on an
+        expression of it (ANF names that temporary after sqK's parameter, qJ), and `dblK(qJv1)`, whose returned local
+        is bound again in a branch; f binds `qJ = midK(v, ...)` (inlining renamed midK's temporary qJ to the next fresh
+        name, qJv1, its parameter's) or `qJv1 = dblK(v)` (the returned local took the caller's name, the parameter's):
+        both then read the call's argument (y = mid(x) of `k1 = sq(y1); return sq(y1 + k1)`: 0.09 for 0.1521). The
+        names are the program's own (qJ fresh), so that no other local of f takes the fresh name first. Returns the
+        lines and a scalar term."""
+        sq, mid, dbl, q, v = self.fresh("sq"), self.fresh("mid"), self.fresh("dbl"), self.fresh("q"), self.fresh("v")
+        q1 = f"{q}v1"
+        senv = self.env({q: "s"})
+        senv["nosum"] = True
+        fns, self.fns = self.fns, []     # (f's factory-made functions are not the module's)
+        body = self.expr("s", senv, 1)
+        self.fns = fns
+        if not _uses(body, q):
+            body = f"({body}) * {q}"
+        c, thr = self.const(), self.thresh()
+        self.helper_src.append("\n".join([f"def {sq}({q}):", f"    return 0.5 * np.tanh({body})"]))
+        self.helper_src.append("\n".join([f"def {mid}({q1}, w):", f"    k1 = {sq}({q1})",
+                                          f"    return {sq}({q1} + k1) * {c} * w"]))
+        self.helper_src.append("\n".join([f"def {dbl}({q1}):", f"    t = {sq}({q1}) * 2.0 + {q1}", f"    if t > {thr}:",
+                                          "        t = t * t", "    return t"]))
+        e1, e2 = self.expr("s", env, 1), self.expr("s", env, 1)
+        # one of the two (f binding both names, the fresh names step past them: no clash), the argument a name (an
+        # expression is bound to a temporary named after the parameter, which the fresh names then step past too)
+        if self.coin():
+            return [f"{v} = {e1}", f"{q} = {mid}({v}, {e2})"], q
+        return [f"{v} = {e1}", f"{q1} = {dbl}({v})", f"{v}v1 = {q1} * {e2}"], f"{v}v1"
+
+    def factory_forms(self, env, trips: str, flag: bool):
+        """'factoryforms' (README 'Factories', drawn last): a factory `makeK(c, d=0.5)` (module-level, or a def nested
+        in f reading one of f's numbers; its function a nested def or a lambda; `d` positional with a default, or
+        keyword-only) whose function is called at once (`makeK(e)(u)`), bound to a name in both branches of an if
+        (every binding from the same factory), bound again in each iteration of a loop over range(`trips`), or called
+        in a lambda (`lam = lambda v: g(v) * c`); the factory's arguments passed by position or by keyword, `d` left
+        to its default or given, and (one form in three) the factory called through another that returns its
+        function (`def wrapK(c): return makeK(c * 0.5)`). Returns the lines and a scalar term for the result."""
+        make, g, t = self.fresh("make"), self.fresh("g"), self.fresh("t")
+        fenv = self.env({"c": "s", "u": "s"})
+        fenv["nosum"] = True
+        fns, self.fns = self.fns, []    # (f's factory-made functions are not the module's: seed 2's fn20)
+        body = self.expr("s", fenv, 1)
+        self.fns = fns
+        if not _uses(body, "u"):
+            body = f"({body}) * u"
+        body = f"({body}) + d * np.tanh(u * c)"
+        kwonly = self.coin()
+        sig = f"c, *, d={self.const()}" if kwonly else f"c, d={self.const()}"
+        nested = self.coin(3)
+        outer = sorted(v for v, k in env["vars"].items() if k == "s" and v not in env["bufs"])
+        if nested and outer:            # (a nested factory may read f's values)
+            body = f"{body} + 0.1 * {self.pick(outer)}"
+        if self.coin():
+            src = [f"def {make}({sig}):", "    def fn(u):", f"        return {body}", "    return fn"]
+        else:
+            src = [f"def {make}({sig}):", f"    return lambda u: {body}"]
+        lines = src if nested else []
+        if not nested:
+            self.helper_src.append("\n".join(src))
+        maker = make
+        if self.coin(3):                # a factory returning another factory's function
+            wrap = self.fresh("wrap")
+            wsrc = [f"def {wrap}(c):", f"    return {make}(c * 0.5)"]
+            lines += wsrc if nested else []
+            if not nested:
+                self.helper_src.append("\n".join(wsrc))
+            maker, kwonly = wrap, None
+
+        def made(e):
+            """A call of the factory on e: by position or by keyword, d left to its default or given."""
+            if kwonly is None:
+                return f"{maker}({self.pick([e, f'c={e}'])})"
+            d = self.pick(["", f"d={self.const()}"] + ([] if kwonly else [self.const()]))
+            first = self.pick([e, f"c={e}"]) if not d or "=" in d else e
+            return f"{maker}({first}{', ' + d if d else ''})"
+        e1, e2 = self.expr("s", env, 1), self.expr("s", env, 1)
+        form = self.pick(["once", "branch", "loop", "lambda"])
+        if form == "once":
+            lines += [f"{t} = {made(e1)}({e2})"]
+        elif form == "branch":
+            cond = "flag" if flag and self.coin() else f"{self.expr('s', env, 1)} > {self.thresh()}"
+            lines += [f"if {cond}:", f"    {g} = {made(e1)}", "else:", f"    {g} = {made(self.const())}",
+                      f"{t} = {g}({e2})"]
+        elif form == "loop":
+            i = self.fresh("i")
+            lines += [f"{t} = 0.0", f"for {i} in range({trips}):", f"    {g} = {made(f'({e1}) * ({i} + 1)')}",
+                      f"    {t} = {t} + {g}({e2} + 0.1 * {i})"]
+        else:
+            lam = self.fresh("lam")
+            lines += [f"{g} = {made(e1)}", f"{lam} = lambda v: {g}(v) * {self.const()}", f"{t} = {lam}({e2})"]
+        return lines, t
 
     def float_of_bools(self, env, flag: bool):
         """'floatbool' (README: `float` of a bool; drawn last): `float(c)` of a comparison of f's numbers, of np.all /
@@ -2746,7 +2853,14 @@ ALL_FEATURES = ("where", "maximum", "helpers", "closures", "for", "while", "brea
                 # README (Rules): NumPy's views of real arrays, np.rot90, np.split / np.array_split, np.atleast_3d,
                 # np.real / np.imag, np.ascontiguousarray / np.asfortranarray, x.mT, x.real, x.imag, x.view(), written
                 # through and read (drawn last, h30b)
-                "realviews")
+                "realviews",
+                # README 'Factories': a factory's function called at once, bound in both branches or in a loop, called
+                # in a lambda; a nested factory, keyword-only parameters, calls by keyword, relying on a default, a
+                # factory returning another's function (drawn last, h30d)
+                "factoryforms",
+                # helpers calling helpers, their parameters and locals named as f's locals and as each other's (the
+                # inliner's renaming read the call's argument for them; h30d, drawn last)
+                "helpernames")
 # the fuzzer's --parallel mode's (tests/fuzz_parallel.py), drawn after all of ALL_FEATURES: a loss over the rows of
 # M @ a, which jit="parallel" runs in chunks on threads (left out of ALL_FEATURES: the other modes' programs stay)
 PARALLEL_FEATURES = ("rowloss",)
