@@ -150,6 +150,17 @@ def parameter_writes(unit, generated: bool) -> list:
     params = set(unit.params)
     bound = {n.id for n in walk(unit.node) if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Store)}
     names = {p: p for p in params - bound}    # a name of the array a parameter holds -> the parameter
+    # a parameter bound again still holds the caller's array until its first binding: a write that comes before
+    # it in the source writes the caller's array (`M[1, 2] += x` then `M = np.sin(M)` in a loop below; fuzz
+    # seed 1310008: d/da[0] 99.997 for 69.360, silently, where such a callee stayed a call)
+    first = {}      # a parameter bound again -> the line of its first binding
+    for st in walk(unit.node):
+        held = st.targets if isinstance(st, gast.Assign) else [st.target] if isinstance(st, (
+            gast.AugAssign, gast.AnnAssign, gast.For)) else []
+        for n in (n for t in held for n in walk(t)):
+            if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Store) and n.id in params and \
+                    getattr(st, "lineno", None) is not None:
+                first[n.id] = min(first.get(n.id, st.lineno), st.lineno)
     counts = assign_counts(unit.node)
     copies = [(s.targets[0].id, s.value.id) for s in walk(unit.node) if isinstance(s, gast.Assign)
               and isinstance(s.targets[0], gast.Name) and isinstance(s.value, gast.Name)
@@ -167,6 +178,9 @@ def parameter_writes(unit, generated: bool) -> list:
                 t = t.value
             if t is not targets[0] and isinstance(t, gast.Name) and t.id in names:
                 found.append((s, names[t.id]))
+            elif t is not targets[0] and isinstance(t, gast.Name) and t.id in first and \
+                    getattr(s, "lineno", None) is not None and s.lineno < first[t.id]:
+                found.append((s, t.id))
     return found
 
 
