@@ -570,10 +570,10 @@ COMPOSITES = {
                   "clamp x first (np.clip(x, xp[0], xp[-1])) and add the outside values with np.where"),
     "rt.betaln": ("a, b", lambda a: "rt.gammaln(a) + rt.gammaln(b) - rt.gammaln(a + b)", [scipy.special.betaln], ""),
     # real arrays' views (h30b): np.real(x) of a real array is x itself (NumPy returns the same object), np.imag(x)
-    # a new array of zeros (NumPy's is read-only); np.rot90 flips and swaps axes (views); np.split and
+    # zeros of its kind (a new array, NumPy's is read-only; of a number a number, rt.zeros_like's); np.rot90 flips and swaps axes (views); np.split and
     # np.array_split give a tuple of slices (views: NumPy's list holds the same views)
     "np.real": ("val", lambda a: "val", [np.real], ""),
-    "np.imag": ("val", lambda a: "np.zeros_like(val)", [np.imag], ""),
+    "np.imag": ("val", lambda a: "rt.zeros_like(val)", [np.imag], ""),
     "np.rot90": ("m, k=1, axes=(0, 1)", _rot90, [np.rot90],
                  "write k and axes= as literals, np.rot90(m, 1, axes=(0, 1)), or index with reversed slices and "
                  "np.swapaxes"),

@@ -760,9 +760,10 @@ class _Resolver(Transformer):
                 return copy_loc(gast.Call(func=dotted("np.swapaxes"), args=[node.value, const(-1), const(-2)],
                                           keywords=[]), node)
             if node.attr in ("real", "imag") and isinstance(node.ctx, gast.Load):
-                # (of a real array or number: .real is x itself, NumPy's same object; .imag zeros, np.imag's)
+                # (of a real array or number: .real is x itself, NumPy's same object; .imag zeros of its kind,
+                # np.imag's: of a number a number, rt.zeros_like's, where np.zeros_like would make a 0-d array)
                 return node.value if node.attr == "real" else copy_loc(
-                    gast.Call(func=dotted("np.zeros_like"), args=[node.value], keywords=[]), node)
+                    gast.Call(func=dotted("rt.zeros_like"), args=[node.value], keywords=[]), node)
             if node.attr in ARRAY_ATTRS:
                 return node
             self._decline_field_of_a_returned_value(node)
