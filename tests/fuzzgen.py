@@ -2297,32 +2297,29 @@ class Gen:
                 block, term = [re.sub(rf"\b{renamed[0]}\b", renamed[1], t) for t in block], \
                     re.sub(rf"\b{renamed[0]}\b", renamed[1], term)
             return body[:-1] + block + [f"{body[-1]} + {term}"]
-        # a local array written through an Ellipsis index, all of it, a column or a row (drawn after everything
-        # else: the programs of the other features stay as they were; a local the step above renamed, renamed here)
-        if self.has("ellipsis") and self.coin(3):
-            block, term = self.ellipsis_writes(env)
-            body = added(block, term)
-            src = source()
-        # a helper writing into its parameter, then binding it again in a loop or branch, and f reading its array
-        # after the call (drawn last too)
-        if self.has("argrebound") and self.coin(3):
-            block, term = self.rebound_after_write(env)
-            body = added(block, term)
-            src = source()
-        # copy.copy / copy.deepcopy of a vector and of a number f computes, the copy written (drawn after everything
-        # else: the programs of the other features stay as they were; a local 'reservednames' renamed, renamed here)
-        if self.has("copies") and self.coin(3):
-            block, term = self.copied_values(env, sum(map(ord, source())))
-            body = added(block, term)
-            src = source()
-        # a namedtuple a function of the program's returns, passed straight to another call, `use(ststep(st))` (drawn
-        # after everything else: the programs of the other features stay as they were; a local 'reservednames' renamed,
-        # renamed here)
-        if self.has("recordpassed") and self.coin(3):
-            block, term = self.passed_record(env, sum(map(ord, source())))
-            # (a local 'reservednames' renamed: seed 1220015's `ST44(t33, ...)` read a name bound no more)
-            body = added(block, term)
-            src = source()
+        def draw_last(table):
+            """Each feature of `table` drawn in turn, one in three programs, its block added before f's return line
+            (drawn after everything else: the programs the features before it make stay as they were). A row is
+            (feature, make: () -> (lines, term), clash): with a local 'reservednames' renamed, a block that reads
+            the new name followed by `clash` (a call of max or len, or the name itself) is left out."""
+            nonlocal body, src
+            for feature, make, clash in table:
+                if self.has(feature) and self.coin(3):
+                    block, term = make()
+                    if clash and renamed and any(re.search(rf"\b{renamed[1]}{clash}", t) for t in block + [term]):
+                        continue
+                    body = added(block, term)
+                    src = source()
+
+        # a local array written through an Ellipsis index, all of it, a column or a row; a helper writing into its
+        # parameter, then binding it again in a loop or branch, f reading its array after the call; copy.copy /
+        # copy.deepcopy of a vector and of a number f computes, the copy written; a namedtuple a function of the
+        # program's returns, passed straight to another call, `use(ststep(st))` (seed 1220015's `ST44(t33, ...)`
+        # read a name 'reservednames' bound no more: renamed in the block too)
+        draw_last((("ellipsis", lambda: self.ellipsis_writes(env), None),
+                   ("argrebound", lambda: self.rebound_after_write(env), None),
+                   ("copies", lambda: self.copied_values(env, sum(map(ord, source()))), None),
+                   ("recordpassed", lambda: self.passed_record(env, sum(map(ord, source()))), None)))
         # a copy of the tuple argument, tuple(xa) or list(xa) (of a constant slice too), read as its items (drawn last
         # too; where f binds xa to nothing else: a copy of a tuple made in the function is declined)
         if (self.has("tuplecopy") and "xa" in params and seq != "dict"
@@ -2330,43 +2327,22 @@ class Gen:
             block, term = self.tuple_copy()
             body = body[:-1] + block + [f"{body[-1]} + {term}"]
             src = source()
-        # float() of a bool (a comparison's, flag's, np.all's), and a 0-d array f makes passed to a helper that
-        # writes into it in place (z[()] += v, z[...] = ...), read by f after the call (drawn after everything else:
-        # the programs the features above make stay as they were; a local the step above renamed, renamed here)
-        for feature, make in (("floatbool", self.float_of_bools), ("zerodargs", self.zero_d_arguments_written)):
-            if self.has(feature) and self.coin(3):
-                block, term = make(env, "flag" in params)
-                if renamed and any(re.search(rf"\b{renamed[1]}\(", t) for t in block + [term]):
-                    continue    # (a local 'reservednames' named max or len, which the block calls: left out)
-                body = added(block, term)
-                src = source()
-        # eigh's eigenvectors, the thin SVD's U and Vh, or pinv of a matrix f computes (drawn after everything else: the
-        # programs the features above make stay as they were; a local 'reservednames' renamed, renamed here)
-        if self.has("spectral") and self.coin(3):
-            block, term = self.spectral_vectors(env)
-            body = added(block, term)
-            src = source()
-        # NumPy's views of real arrays: np.rot90, np.split, x.mT, x.real, ... (drawn after everything else: the
-        # programs the features above make stay as they were; h30b)
-        if self.has("realviews") and self.coin(3):
-            block, term = self.real_views(env)
-            if not (renamed and any(re.search(rf"\b{renamed[1]}\b", t) for t in block + [term])):
-                body = added(block, term)
-                src = source()
-        # README 'Factories': a factory's function called at once, bound in both branches or in a loop, called in a
-        # lambda; factories nested in f, taking keyword-only parameters, called by keyword and relying on a default,
-        # returning another factory's function (drawn after everything else, h30d)
-        if self.has("factoryforms") and self.coin(3):
-            block, term = self.factory_forms(env, "n" if "n" in params else "2", "flag" in params)
-            body = added(block, term)
-            src = source()
-        # helpers calling helpers whose parameters and locals are named as f's locals and as each other's (`y = mid(e)`
-        # of `k1 = sq(y1); return sq(y1 + k1)` with sq's parameter y; `y1 = dbl(e)` of dbl's parameter y1): the
-        # inliner's renaming read the call's argument for them (h30d; drawn after everything else)
-        if self.has("helpernames") and self.coin(3):
-            block, term = self.helpers_named_alike(env)
-            body = added(block, term)
-            src = source()
+        # float() of a bool (a comparison's, flag's, np.all's); a 0-d array f makes passed to a helper that writes
+        # into it in place (z[()] += v, z[...] = ...), read by f after the call (left out where a local
+        # 'reservednames' named max or len, which the block calls); eigh's eigenvectors, the thin SVD's U and Vh, or
+        # pinv of a matrix f computes (h30e); NumPy's views of real arrays, np.rot90, np.split, x.mT, x.real, ...
+        # (h30b); README 'Factories': a factory's function called at once, bound in both branches or in a loop,
+        # called in a lambda, factories nested in f, keyword-only parameters, calls by keyword and relying on a
+        # default, a factory returning another's function (h30d); helpers calling helpers whose parameters and locals
+        # are named as f's locals and as each other's (`y = mid(e)` of `k1 = sq(y1); return sq(y1 + k1)` with sq's
+        # parameter y; `y1 = dbl(e)` of dbl's parameter y1: the inliner's renaming read the call's argument, h30d)
+        draw_last((("floatbool", lambda: self.float_of_bools(env, "flag" in params), r"\("),
+                   ("zerodargs", lambda: self.zero_d_arguments_written(env, "flag" in params), r"\("),
+                   ("spectral", lambda: self.spectral_vectors(env), None),
+                   ("realviews", lambda: self.real_views(env), r"\b"),
+                   ("factoryforms", lambda: self.factory_forms(env, "n" if "n" in params else "2", "flag" in params),
+                    None),
+                   ("helpernames", lambda: self.helpers_named_alike(env), None)))
         prog = Program(src, self.N, params, n, seq, checkpoints)
         prog.python_only = self.python_only and bool(fuzz_rules.PYTHON_ONLY_TEXT.search(src))
         return prog
