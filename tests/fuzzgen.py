@@ -104,6 +104,7 @@ FLOAT_PARAMS = {"x": "s", "a": "v", "M": "m", "xa": "t"}
 
 
 F_SCOPE = ("x", "a", "M", "n", "flag", "xa", "scale", "neg")     # the entry's parameters (Generator.program)
+BUILTINS_CALLED = ("len", "max")   # builtins 'reservednames' may name a local of f, and which blocks may call
 
 
 def _uses(expr: str, name: str) -> bool:
@@ -2307,6 +2308,9 @@ class Gen:
                 if self.has(feature) and self.coin(3):
                     block, term = make()
                     if clash and renamed and any(re.search(rf"\b{renamed[1]}{clash}", t) for t in block + [term]):
+                        continue
+                    if renamed and renamed[1] in BUILTINS_CALLED and any(     # any block may call max(...) (self.expr's
+                            re.search(rf"(?<![\w.]){renamed[1]}\s*\(", t) for t in block + [term]):   # 'extreme')
                         continue
                     body = added(block, term)
                     src = source()
