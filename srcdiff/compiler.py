@@ -136,7 +136,9 @@ the compiled form (jit only: what Numba compiles, never the source shown):
                      (Numba's SSA rebuild walks the function once per name bound twice)
     parts            a function of more than 600 statements: its large loops and         transforms/function_parts.py
                      branches -> functions of their own, named after the user's line,
-                     taking their live names (LLVM's time grows as size ** 1.8)
+                     taking their live names (LLVM's time grows as size ** 1.8); the
+                     chunks' `if chunks > 1:` -> a function of its own, the only one
+                     compiled for threads (optimize/rowchunks.py's on_threads)
     emit             as above; statements left as they were: the source's, reused        transforms/emit.py
 
 How the functions of one derivative are gathered into a module (entry, callees' primals and
@@ -741,7 +743,9 @@ SOURCE = [
 
 def _parts(ctx):
     taken = set(ctx.module.function_names) | set(ctx.module.bindings) if ctx.module is not None else set()
-    ctx.fn, ctx.parts = function_parts.split(ctx.fn, taken)
+    fn, threads = function_parts.apart(ctx.fn, optimize.on_threads, "threads", taken)
+    ctx.fn, parts = function_parts.split(fn, taken | {p.name for p in threads})
+    ctx.parts = threads + parts
 
 
 def emit_part(fn) -> Context:
@@ -772,7 +776,9 @@ COMPILED = [      # Module.generate: jitted, after SOURCE, the module Numba comp
          "\n(Numba's SSA rebuild walks the function once per name bound twice)"),
     Pass("parts", _parts, "transforms/function_parts.py",
          "a function of more than 600 statements: its large loops and\nbranches -> functions of their own, named "
-         "after the user's line,\ntaking their live names (LLVM's time grows as size ** 1.8)"),
+         "after the user's line,\ntaking their live names (LLVM's time grows as size ** 1.8); the\n"
+         "chunks' `if chunks > 1:` -> a function of its own, the only one\ncompiled for threads "
+         "(optimize/rowchunks.py's on_threads)"),
     Pass("emit", _emit, "transforms/emit.py", "as above; statements left as they were: the source's, reused"),
 ]
 

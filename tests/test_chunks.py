@@ -101,6 +101,34 @@ def test_gradient_on_one_and_two_threads(n, d, threads):
         np.testing.assert_allclose(b1, numerical_grad(logistic, (w, b, x, y), 1), rtol=1e-5, atol=1e-8)
 
 
+def rows_after_row_sums(a, M):
+    for i in range(2):
+        M = 0.5 * M + 0.5 * np.tanh(M * np.sum(M, axis=1, keepdims=True))
+    z = M @ a * 2.0
+    return np.sum(np.log1p(z * z) + np.sin(z))
+
+
+@pytest.mark.parametrize("n, d", [(101, 7), (3001, 100)], ids=["101x7", "3001x100"])
+def test_a_broadcast_outside_the_chunks_loop(n, d, threads):
+    """`M * np.sum(M, axis=1, keepdims=True)` before the chunks' loop: Numba's parallel pipeline, which read the
+    whole function, took the product for one of arrays of equal shapes and asserted so at run time ("Sizes of
+    M.2, M3 do not match", fuzz seed 1302029, --parallel; jit=True right). The chunks' `if chunks > 1:` is now a
+    function of its own (function_parts.apart), the only one Numba compiles for threads."""
+    rng = np.random.default_rng(3)
+    a, M = rng.normal(size=d) / np.sqrt(d), rng.normal(size=(n, d)) / np.sqrt(d)
+    g = srcdiff.value_and_grad(rows_after_row_sums, wrt=("a",), jit="parallel").background_pair()[0]
+    threads(2 if TWO else 1)
+    v, (da,) = g(a, M)
+    assert "for c in rt.prange(chunks):" in srcdiff.source(g)
+    compiled = g._last.generated.compiled
+    assert compiled.count("rt.prange(") == 1
+    assert "def rows_after_row_sums_value_and_grad_threads(" in compiled and "M * M" in compiled
+    pv, (pa,) = srcdiff.value_and_grad(rows_after_row_sums, wrt=("a",))(a, M)
+    np.testing.assert_allclose(v, pv, rtol=1e-10)
+    np.testing.assert_allclose(da, pa, rtol=1e-9, atol=1e-13)
+    np.testing.assert_allclose(da, numerical_grad(rows_after_row_sums, (a, M), 0), rtol=1e-5, atol=1e-8)
+
+
 @pytest.mark.parametrize("n", [40, 3001])
 def test_short_y_raises_before_the_threads(n, threads):
     """y shorter than x's rows is refused (srcdiff's shape check, or the test before the chunks' loop, which

@@ -59,6 +59,31 @@ def split(fn: gast.FunctionDef, taken=(), limit: int | None = None, target: int 
     sizes = _Sizes()
     if not any(isinstance(t, _COMPOUND) for t in fn.body) or sizes.of_block(fn.body) <= limit:
         return fn, []
+    s = _splitter(fn, taken, sizes, target, smallest)
+    if s is None:
+        return fn, []
+    return _with_parts(fn, s, s.block(fn.body, set(), {a.id for a in fn.args.args}, None))
+
+
+def apart(fn: gast.FunctionDef, wanted, stem: str, taken=()) -> tuple:
+    """(`fn` calling its parts, [the parts]): each loop or branch `wanted(statement)` is true of, at any depth of
+    `fn`, moved into a part of its own, named `{fn.name}_{stem}`, whatever its size (jit="parallel": the chunks'
+    loop on threads, which Numba alone compiles for threads, optimize/rowchunks.py's `on_threads`); (`fn`, [])
+    where none is. A statement that cannot move (`_Splitter.extract`) is replaced by `wanted(statement)`'s
+    value where that is a list of statements (the same computation, in the function), else left in place."""
+    if not any(isinstance(t, _COMPOUND) and wanted(t) for t in _all_statements(fn.body)):
+        return fn, []
+    s = _splitter(fn, taken, _Sizes(), TARGET, SMALLEST)
+    movable = s is not None
+    if s is None:       # (a nested scope: nothing moves; each is replaced)
+        s = _Splitter(fn, taken, _Sizes(), TARGET, SMALLEST, set(), set())
+    s.wanted, s.stem, s.movable = wanted, stem, movable
+    body = s.move(fn.body, set(), {a.id for a in fn.args.args}, None)
+    return _with_parts(fn, s, body, changed=True)
+
+
+def _splitter(fn, taken, sizes, target, smallest):
+    """The _Splitter of `fn`, or None where `fn` has a nested scope."""
     named, stored = set(), set()    # (one walk of the function: its names, and whether it has a nested scope)
     for n in walk(gast.Module(body=fn.body, type_ignores=[])):
         if type(n) is gast.Name:
@@ -66,11 +91,12 @@ def split(fn: gast.FunctionDef, taken=(), limit: int | None = None, target: int 
             if type(n.ctx) is gast.Store:
                 stored.add(n.id)
         elif isinstance(n, _SCOPES):
-            return fn, []
-    s = _Splitter(fn, taken, sizes, target, smallest, named, stored)
-    params = {a.id for a in fn.args.args}
-    body = s.block(fn.body, set(), params, None)
-    if not s.parts:
+            return None
+    return _Splitter(fn, taken, sizes, target, smallest, named, stored)
+
+
+def _with_parts(fn, s, body, changed=False) -> tuple:
+    if not (s.parts or changed):
         return fn, []
     new = type(fn).__new__(type(fn))
     new.__dict__.update(fn.__dict__)
@@ -114,6 +140,43 @@ class _Splitter:
                         for t in s.targets if isinstance(t, gast.Name)}
         self.proved = anno.get(fn, anno.BOUNDS_PROVED)
         self.parts = []
+        self.wanted, self.stem, self.movable = None, None, True     # (apart)
+
+    def move(self, stmts: list, live_out: set, before: set, sweep, above=None) -> list:
+        """(apart) `stmts` with each loop or branch `self.wanted` is true of moved into a part of its own, and the
+        blocks of those holding one rewritten so (the arguments as `block`'s)."""
+        after = self._live_after(stmts, live_out)
+        out, before = [], set(before)
+        for k, s in enumerate(stmts):
+            if is_comment(s) and anno.has(s, anno.SWEEP):
+                sweep = s
+            if is_comment(s) and anno.has(s, anno.USER_LINE):
+                above = s
+            got = None
+            if isinstance(s, _COMPOUND):
+                kept = self.wanted(s)
+                if kept:
+                    got = self.extract([s], above, after[k], before, sweep, stem=self.stem) if self.movable else None
+                    if got is None and isinstance(kept, list):
+                        out += kept
+                        before |= self.facts.stores(s)
+                        continue
+                elif any(isinstance(t, _COMPOUND) and self.wanted(t) for b in nested_blocks(s)
+                         for t in _all_statements(b)):
+                    got = self.inside(s, after[k], before, sweep, above, self.move)
+            out.append(got or s)
+            before |= self.facts.stores(s)
+        return out
+
+    def _live_after(self, stmts: list, live_out: set) -> list:
+        """[the names read after each statement of `stmts`], `live_out` those read after the block."""
+        live = set(live_out)
+        after = [None] * len(stmts)
+        for k in range(len(stmts) - 1, -1, -1):
+            after[k] = set(live)
+            exposed, bound, _ = self.facts.of(stmts[k])
+            live = (live - bound) | exposed
+        return after
 
     def block(self, stmts: list, live_out: set, before: set, sweep, above=None) -> list:
         """`stmts` with its large loops and branches moved into parts: `live_out`, the names read after the block;
@@ -121,12 +184,7 @@ class _Splitter:
         `above`, the comment citing the user's line of the statement the block is in. A part holds a run of loops and branches
         and the statements between them (not those before the first or after the last), up to `target`
         statements, or one larger loop or branch."""
-        live = set(live_out)
-        after = [None] * len(stmts)
-        for k in range(len(stmts) - 1, -1, -1):
-            after[k] = set(live)
-            exposed, bound, _ = self.facts.of(stmts[k])
-            live = (live - bound) | exposed
+        after = self._live_after(stmts, live_out)
         out, before, k = [], set(before), 0
         while k < len(stmts):
             s = stmts[k]
@@ -181,8 +239,10 @@ class _Splitter:
             m += 1
         return last + 1
 
-    def inside(self, s, live_after: set, before: set, sweep, above):
-        """`s` with the large loops and branches of its blocks moved into parts."""
+    def inside(self, s, live_after: set, before: set, sweep, above, block=None):
+        """`s` with the large loops and branches of its blocks moved into parts (`block`: self.block, or
+        self.move)."""
+        block = block or self.block
         inner_live, inner_before = set(live_after), set(before)
         # (what an earlier iteration bound is not `before`: a name a part takes must be bound above its call in the
         # text, as Numba reads the function; a loop's index and a test's walrus are)
@@ -197,18 +257,21 @@ class _Splitter:
             inner_before |= names_stored(s.test)
         changed = []
 
-        def rewrite(block):
-            got = self.block(block, inner_live, inner_before, sweep, above)
-            if any(a is not b for a, b in zip(got, block)):
-                changed.append(block)
+        blocks = block
+
+        def rewrite(stmts):
+            got = blocks(stmts, inner_live, inner_before, sweep, above)
+            if len(got) != len(stmts) or any(a is not b for a, b in zip(got, stmts)):
+                changed.append(stmts)
                 return got
-            return block
+            return stmts
         new = with_blocks(s, rewrite)
         return new if changed else s
 
-    def extract(self, run: list, above, live_after: set, before: set, sweep):
+    def extract(self, run: list, above, live_after: set, before: set, sweep, stem: str | None = None):
         """The call of a new part holding the statements `run` (with `above`, the comment citing the user's line the
-        first was made from), or None where they cannot move (module docstring)."""
+        first was made from), or None where they cannot move (module docstring). `stem`: (apart) the part is
+        `{fn.name}_{stem}`, taken whole (its loops and branches not moved out)."""
         if any(True for _ in block_jumps(run)):
             return None
         exposed, bound = self.facts.sequence(run, ())
@@ -223,10 +286,10 @@ class _Splitter:
             return None
         line = anno.get(above, anno.USER_LINE)[0] if above is not None else None
         backward = sweep is not None and anno.get(sweep, anno.SWEEP) == "backward"
-        name = self.namer.fresh(f"{self.fn.name}_line{line}" + ("_back" if backward else "") if line
-                                else f"{self.fn.name}_part")
+        name = self.namer.fresh(f"{self.fn.name}_{stem}" if stem else f"{self.fn.name}_line{line}"
+                                + ("_back" if backward else "") if line else f"{self.fn.name}_part")
         body = list(run)
-        if len(run) == 1 and self.sizes.of(run[0]) > self.target:
+        if len(run) == 1 and stem is None and self.sizes.of(run[0]) > self.target:
             body = [self.inside(run[0], set(outs), set(args), sweep, above)]
         if above is not None:
             body.insert(0, above)

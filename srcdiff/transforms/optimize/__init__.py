@@ -10,7 +10,8 @@ fusion     fuse_elementwise (and the elementwise functions Numba fuses into one 
 names      NameIndex: the reads and assignments of each name, shared by fusion and scalarize
 scalarize  scalar_where, scalar_sum_grads
 rowfusion  record_row_facts, fuse_rows (jit: a loss over the rows of x @ w in one pass over x)
-rowchunks  one_chunk_apart (jit="parallel", the compiled form: the chunks' loop for one chunk without threads)
+rowchunks  one_chunk_apart (jit="parallel", the compiled form: the chunks' loop for one chunk without threads),
+           on_threads (that loop's `if`, which function_parts.apart moves into a function of its own)
 """
 from .copies import (coalesce_carried, coalesce_copies, drop_copy_backs, merge_copy_then_add, propagate_and_coalesce,
                      propagate_copies)
@@ -18,11 +19,11 @@ from .cse import common_subexpressions
 from .deadcode import drop_dead_stacks, eliminate_dead_code, eliminate_unread, without_lone_line_comments
 from .fusion import fuse_elementwise
 from .names import NameIndex
-from .rowchunks import one_chunk_apart
+from .rowchunks import on_threads, one_chunk_apart
 from .rowfusion import fuse_rows, record_row_facts
 from .scalarize import scalar_sum_grads, scalar_where
 
 __all__ = ["NameIndex", "coalesce_carried", "coalesce_copies", "common_subexpressions", "drop_copy_backs",
            "drop_dead_stacks", "eliminate_dead_code", "eliminate_unread", "without_lone_line_comments",
-           "fuse_elementwise", "fuse_rows", "merge_copy_then_add", "one_chunk_apart", "propagate_and_coalesce", "propagate_copies",
+           "fuse_elementwise", "fuse_rows", "merge_copy_then_add", "on_threads", "one_chunk_apart", "propagate_and_coalesce", "propagate_copies",
            "record_row_facts", "scalar_sum_grads", "scalar_where"]

@@ -169,6 +169,19 @@ def one_chunk_apart(fn: gast.FunctionDef) -> gast.FunctionDef:
     return with_blocks(fn, block)
 
 
+def on_threads(s):
+    """(the compiled form) The statements of `s`'s `else:` (the chunks' loop on the calling thread) where `s` is
+    one_chunk_apart's `if chunks > 1:` (the chunks' loop on threads), else None. The compiled form's "parts" pass
+    moves that `if` into a function of its own (function_parts.apart), the only one Numba compiles for threads:
+    Numba's parallel pipeline reads every array expression of the function it compiles, and where it cannot see
+    that an axis is 1 it takes a broadcast for arrays of equal shapes and asserts so at run time (`M * M3`, of M's
+    row sums with keepdims, made outside the chunks' loop: "Sizes of M.2, M3 do not match", fuzz seed 1302029,
+    --parallel). The chunks' loop itself reads its rows as numbers and blocks of one length."""
+    if isinstance(s, gast.If) and len(s.body) == 3 and _prange_of_chunks(s.body, 0) is not None:
+        return list(s.orelse)
+    return None
+
+
 _SIMPLE = frozenset((gast.Assign, gast.AugAssign, gast.Expr, gast.Return, gast.Pass))     # statements without blocks
 
 
