@@ -188,10 +188,13 @@ def _copy_roots(stmts) -> dict:
     """{name: the name it copies, followed through copies} of the copies `a = b` a loop body makes in its own block
     (versions bound once). A carried name whose last version is a copy of its value at the iteration's start (`x, v = x
     + h * v, v`: `v1 = v`, `v2 = v1`) is unchanged by the loop: its back-edge copy `v = v2` is left out, so the loop
-    binds it nowhere and reverse mode keeps no value of it per iteration (a scalar's tape was 8 bytes an iteration)."""
+    binds it nowhere and reverse mode keeps no value of it per iteration (a scalar's tape was 8 bytes an iteration).
+    A name an inner loop binds again (its carried name, by its back-edge copy) is no copy of anything: `z = y`, then
+    `for k in ...: z = z + x`, then `y = z` changes y (its back-edge copy was left out: value 0.0 for 13.5)."""
+    rebound = assigned_names([st for st in stmts if not isinstance(st, gast.Assign)])
     out: dict = {}
     for st in stmts:
         if (isinstance(st, gast.Assign) and len(st.targets) == 1 and isinstance(st.targets[0], gast.Name)
-                and isinstance(st.value, gast.Name)):
+                and isinstance(st.value, gast.Name) and not {st.targets[0].id, st.value.id} & rebound):
             out[st.targets[0].id] = out.get(st.value.id, st.value.id)
     return out
