@@ -218,6 +218,18 @@ def test_reverse_over_a_gradient_dropping_adjoints_with_bare_pops():
     check_grad(_penalty(mixed_stack, 1), [X])
 
 
+@pytest.mark.parametrize("jit", [False, True], ids=["py", "jit"])
+def test_a_dropped_pop_nothing_reads_is_a_bare_pop(jit):
+    """Reverse mode over the gradient names the bare pops it drops adjoints with (forward.name_dropped_pops), for the
+    zero it pushes in their place; where that zero is a number the name is read nowhere, and the generated code
+    showed `d_st_dropped = d_st.pop()`, an assignment nothing reads: it is `d_st.pop()` now."""
+    g = srcdiff.grad(_penalty(mixed_stack, 1), jit=jit)
+    np.testing.assert_allclose(g(X), numerical_grad(_penalty(mixed_stack, 1), [X], 0), rtol=1e-6, atol=1e-6)
+    src = srcdiff.source(g)
+    assert "_dropped" not in src, src
+    assert re.search(r"^ +d_st\.pop\(\)$", src, re.M), src
+
+
 def test_generated_code_pops_the_rows_of_the_arrays_adjoint():
     g = srcdiff.grad(scalars)
     g(X)

@@ -116,11 +116,23 @@ _STACK_CALLS = frozenset({"rt.stack", "rt.push", "rt.pop"})
 
 
 def raise_stacks(node):
-    """Inverse of `lower_stacks` on generated code."""
+    """Inverse of `lower_stacks` on generated code; a pop whose value nothing reads is a statement of its own,
+    `s.pop()` (name_dropped_pops names the pops a gradient drops, for reverse mode over it, which reads the name
+    only for an array's zero adjoint: `d_out_dropped = d_out.pop()` was left unread)."""
     if not any(dotted_name(n.func) in _STACK_CALLS for n in walk_calls(node)):
         return node     # (one walk instead of a rewrite of every node: most functions hold no stack)
+    read = {n.id for n in walk_names(node) if isinstance(n.ctx, gast.Load)}
 
     class Raise(Transformer):
+        def visit_Assign(self, n):
+            self.generic_visit(n)
+            v = n.value
+            if (len(n.targets) == 1 and isinstance(n.targets[0], gast.Name) and n.targets[0].id not in read
+                    and isinstance(v, gast.Call) and isinstance(v.func, gast.Attribute) and v.func.attr == "pop"
+                    and not v.args and isinstance(v.func.value, gast.Name)):
+                return anno.copy(n, gast.copy_location(gast.Expr(value=v), n), anno.KEYS)
+            return n
+
         def visit_Call(self, n):
             self.generic_visit(n)
             name = dotted_name(n.func)
