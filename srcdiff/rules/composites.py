@@ -475,8 +475,9 @@ def _rot90(a: dict):   # NumPy's own: flips along the axes and a swap of them, e
     k %= 4
     flip = lambda e, ax: _on_axis(e, const(ax), "::-1")  # noqa: E731  (e[::-1] along the literal axis ax)
     swap = lambda e: f"np.swapaxes({e}, {pair[0]}, {pair[1]})"  # noqa: E731
-    if k == 0:
-        return "m[:]"
+    if k == 0:   # m itself, as a view: its axes swapped and swapped back, so that NumPy's check of the axes against
+        # m's rank runs (m[:] took a vector, where np.rot90 raises ValueError: a swap's AxisError is one)
+        return swap(swap("m"))
     if k == 2:
         return flip(flip("m", pair[0]), pair[1])
     return swap(flip("m", pair[1])) if k == 1 else flip(swap("m"), pair[1])

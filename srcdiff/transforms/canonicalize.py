@@ -126,6 +126,11 @@ class _Canon(Transformer):
                                      for e in node.args[0].elts]
                 node.args = node.args[:1]
                 node.keywords = [k for k in node.keywords if k.arg != "axis"]
+        if name == "np.split" and node.args and _is_literal_seq(node.args[0]) and not (
+                len(node.args) > 1 and _is_literal_seq(node.args[1])):
+            fail(node, self.unit, "np.split of a list or tuple into a number of sections, where NumPy raises "
+                                  "AttributeError ('list' object has no attribute 'shape')",
+                 "pass an array, np.split(np.array([...]), n), or use np.array_split([...], n)")
         self._array_likes(name, node)
         if name == "builtin_sum":  # Python's sum iterates over the first axis
             starts = node.args[1:] + [k.value for k in node.keywords if k.arg == "start"]
@@ -140,6 +145,8 @@ class _Canon(Transformer):
             out = composites.expand(name, node)
             if isinstance(out, tuple):
                 fail(node, self.unit, *self._subscripts_parameter(name, node, out))
+            if name == "np.imag":   # (NumPy's is read-only: kind_rewrites declines a write into it)
+                anno.set(out, anno.READ_ONLY)
             return self.visit(out)
         if name == "np.clip":   # an open side (None) is an infinite bound
             node.args = [const(math.inf * (k * 2 - 3)) if isinstance(a, gast.Constant) and a.value is None and k else a

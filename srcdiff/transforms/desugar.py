@@ -15,7 +15,7 @@ import gast
 from ..errors import fail
 from . import annotations as anno
 from . import chained_writes, fstrings, walrus
-from .astutil import Namer, Transformer, assign, const, copy_loc, dotted_name, load, map_blocks, walk
+from .astutil import Namer, Transformer, assign, call, const, copy_loc, dotted_name, load, map_blocks, walk
 from .comprehension_loops import ComprehensionLoops
 from .iterable_loops import IterableLoops, literal_sequences
 from .parse import Unit
@@ -188,6 +188,11 @@ class _Desugar(ComprehensionLoops, IterableLoops):
                               value=copy.deepcopy(value), slice=const(k), ctx=gast.Load()), s.lineno), s))]
         tmp = self.namer.fresh("_".join(_base(e) for e in target.elts))
         out = [copy_loc(assign(tmp, value, s.lineno), s)]
+        # Python's count check (an array of 3 rows into 2 names raises ValueError): at run time, where the tuples
+        # pass drops it for a tuple of known length (tuples.py)
+        check = call("rt.check_unpack", load(tmp), const(n))
+        anno.set(check, anno.MADE)
+        out.append(copy_loc(gast.Expr(value=check), s))
         for k, e in enumerate(target.elts):
             item = copy_loc(gast.Subscript(value=load(tmp), slice=const(k), ctx=gast.Load()), s)
             out += self.assign(copy_loc(assign(e, item, s.lineno), s))
