@@ -502,7 +502,7 @@ def _split(a: dict, equal=True):
         raise Decline("the number of sections must be a positive int literal (it fixes how many arrays come back)")
     length = f"ary.shape[{axis}]"
     if equal:
-        step = f"rt.equal_split({length}, {n})"
+        step = f"rt.equal_split(ary, {n}, {axis})" if axis else f"rt.equal_split(ary, {n})"
         starts = [""] + [f"{i} * {step}" if i > 1 else step for i in range(1, n)] + [""]
     else:
         each, extra = f"{length} // {n}", f"{length} % {n}"

@@ -85,17 +85,19 @@ def _atleast_3d_nb(x):
     return lambda x: x
 
 
-def equal_split(n, sections):
-    """The length of each of np.split(x, sections)'s parts along an axis of length n: NumPy's ValueError where
-    sections does not divide n (rules/composites.py writes np.split out as slices of this length)."""
+def equal_split(ary, sections, axis=0):
+    """The length of each of np.split(ary, sections, axis)'s parts: NumPy's ValueError where sections does not divide
+    ary's length along axis (rules/composites.py writes np.split out as slices of this length)."""
+    n = np.shape(ary)[axis]
     if sections <= 0 or n % sections:
         raise ValueError("array split does not result in an equal division")
     return n // sections
 
 
 @cached_overload(equal_split)
-def _equal_split_nb(n, sections):
-    def impl(n, sections):
+def _equal_split_nb(ary, sections, axis=0):
+    def impl(ary, sections, axis=0):
+        n = ary.shape[axis if axis >= 0 else axis + ary.ndim]
         if sections <= 0 or n % sections:
             raise ValueError("array split does not result in an equal division")
         return n // sections

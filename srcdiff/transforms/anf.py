@@ -278,8 +278,8 @@ class _ANF:
             anno.copy(e, out, (anno.COPY_MODULE, anno.READ_ONLY))    # (np.copy of copy.copy, x.imag: kind_rewrites)
             return out
         if isinstance(e, gast.Subscript):
-            return gast.Subscript(value=self.atom(e.value, pre, base), slice=self.index(e.slice, pre, base),
-                                  ctx=gast.Load())
+            return anno.copy(e, gast.Subscript(value=self.atom(e.value, pre, base), slice=self.index(e.slice, pre, base),
+                                               ctx=gast.Load()), (anno.SPLIT_PART,))    # (np.split's parts: aliasing)
         if isinstance(e, gast.Attribute):
             return gast.Attribute(value=self.atom(e.value, pre, base), attr=e.attr, ctx=gast.Load())
         if (isinstance(e, gast.List) and e.elts and all(isinstance(x, gast.Constant) and type(x.value) is int

@@ -17,7 +17,7 @@ from . import annotations as anno
 from . import chained_writes, fstrings, walrus
 from .astutil import Namer, Transformer, assign, call, const, copy_loc, dotted_name, load, map_blocks, walk
 from .comprehension_loops import ComprehensionLoops
-from .iterable_loops import IterableLoops, literal_sequences
+from .iterable_loops import IterableLoops, literal_sequences, split_calls
 from .parse import Unit
 from .tuple_calls import splits_into_outputs
 
@@ -52,6 +52,7 @@ class _Desugar(ComprehensionLoops, IterableLoops):
                 self.complex = True   # (desugaring writes none: statements are checked only if the user's has one)
         self.namer = Namer({n.id for n in names})
         self.literals = literal_sequences(assigns, names)
+        self.splits = split_calls(assigns, names)
         self.assigns = assigns if any(type(c) is gast.ListComp for c in comps) else []
         inside = {id(n) for c in comps for n in walk(c)}
         self.outside = {n.id for n in names if id(n) not in inside}
