@@ -11,7 +11,6 @@ statement rewrites `block`, `assign` and `expr`.
 """
 from __future__ import annotations
 
-import ast
 import copy
 
 import gast
@@ -19,7 +18,7 @@ import numpy as np
 
 from ..errors import fail
 from . import annotations as anno
-from .astutil import assign, const, copy_loc, load, store, substitute, walk
+from .astutil import assign, call, const, copy_loc, load, store, substitute, walk
 from .ranges import range_length, reversed_range
 from .sum_calls import is_builtin, unit_locals
 
@@ -242,19 +241,16 @@ class IterableLoops:
     def _zip_of_rows(self, tgt, it, pre, s, rebound):
         """`zip(*M)` as `zip(M[0], ..., M[n - 1])` for a loop target unpacking n names (`for c0, c1 in zip(*M)`: the
         columns of a 2-row M, or of a list of two arrays), M read once, before the loop, with Python's check that it
-        has n rows (an assert: unpacking an item of the zip of 3 rows into 2 names raises ValueError)."""
+        has n rows (rt.check_unpack: unpacking an item of the zip of 3 rows into 2 names raises ValueError)."""
         if not isinstance(tgt, gast.Tuple) or any(isinstance(e, gast.Starred) for e in tgt.elts):
             fail(s, self.unit, "zip(*M) in a loop whose target does not unpack the rows",
                  "unpack one name per row of M: `for c0, c1 in zip(*M)`, or `for k in range(M.shape[1])` and read "
                  "M[:, k]")
         n = len(tgt.elts)
-        spelled = ast.unparse(gast.gast_to_ast(copy.deepcopy(it.args[0].value)))
         seq, _ = self._seq(it.args[0].value, pre, s, rebound)
-        test = gast.Compare(left=gast.Call(func=load("len"), args=[load(seq)], keywords=[]), ops=[gast.Eq()],
-                            comparators=[const(n)])
-        pre.append(copy_loc(gast.Assert(test=test, msg=const(
-            f"zip(*{spelled}) unpacked into {n} names: {spelled} must have {n} rows (Python raises ValueError: "
-            f"too many or not enough values to unpack)")), s))
+        check = call("rt.check_unpack", load(seq), const(n))   # (Python's ValueError; none for a tuple of n items)
+        anno.set(check, anno.MADE)
+        pre.append(copy_loc(gast.Expr(value=check), s))
         rows = [copy_loc(gast.Subscript(value=load(seq), slice=const(j), ctx=gast.Load()), s) for j in range(n)]
         return copy_loc(gast.Call(func=load("zip"), args=rows, keywords=[]), it)
 
