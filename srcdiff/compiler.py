@@ -470,8 +470,14 @@ def _stack_kinds(ctx):
     ctx.fn = stacks.record_stack_kinds(ctx.fn, ctx.sweeps.kinds, ctx.sweeps.stacks)
 
 
+def _views(ctx):
+    kind_rewrites.decline_writes_into_imag(ctx.unit, ctx.kinds)   # (NumPy's x.imag is read-only: before the views')
+    aliasing.check_views(ctx.unit, ctx.kinds)
+
+
 def _forward_views(ctx):
     # tangents of views are views: fine; `a += v` of an array (known where the argument kinds are) is not
+    kind_rewrites.decline_writes_into_imag(ctx.unit, ctx.kinds if ctx.arg_kinds else {})
     aliasing.check_views(ctx.unit, ctx.kinds if ctx.arg_kinds else {}, renames_only=True)
 
 
@@ -613,7 +619,7 @@ REVERSE = [
     Pass("scalar products", _scalar_products, "transforms/kind_rewrites.py",
          "np.inner(x, s) and kin with a scalar operand -> x * s", _has_arg_kinds),
     Pass("array literals", _array_literals, "transforms/kind_rewrites.py", "w * [a, b] (w an array), np.stack of scalars, sum(t) of a tuple\nvalue t -> rt.array"),
-    Pass("aliasing", lambda c: aliasing.check_views(c.unit, c.kinds), "transforms/aliasing.py",
+    Pass("aliasing", _views, "transforms/aliasing.py",
          "(check) no view is read after a write to its array"),
     Pass("ellipsis numbers", _ellipsis_numbers, "transforms/kind_rewrites.py",
          "b[0, ...] of a vector (a 0-d view, a number's value) -> b[0]"),

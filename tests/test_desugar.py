@@ -135,8 +135,9 @@ def over_pairs_exiting(w0, w1, x):
 
 def test_a_loop_over_a_tuple_literal_is_unrolled_a_loop_over_constants_stays():
     src = body_source(through(over_pairs, "desugar").node).splitlines()
-    assert src[1:9] == ["w_b = layers[0]", "w = w_b[0]", "b = w_b[1]", "x = np.tanh(w @ x + b)",
-                        "w_b1 = layers[1]", "w = w_b1[0]", "b = w_b1[1]", "x = np.tanh(w @ x + b)"], src
+    assert src[1:11] == ["w_b = layers[0]", "rt.check_unpack(w_b, 2)", "w = w_b[0]", "b = w_b[1]",
+                         "x = np.tanh(w @ x + b)", "w_b1 = layers[1]", "rt.check_unpack(w_b1, 2)", "w = w_b1[0]",
+                         "b = w_b1[1]", "x = np.tanh(w @ x + b)"], src
     assert any(l.startswith("for ") for l in src)                 # (1.0, 2.0, 3.0): still a loop
     with pytest.raises(srcdiff.SrcdiffError, match="break/continue in a loop over a tuple or list literal"):
         through(over_pairs_exiting, "desugar")

@@ -315,12 +315,14 @@ def test_zip_of_rows(f, jit):
 @pytest.mark.parametrize("jit", [False, True], ids=["py", "jit"])
 def test_zip_of_rows_of_more_rows_than_names_raises(jit):
     """Python raises ValueError unpacking an item of zip(*M) of 3 rows into 2 names: the generated code does not
-    run on with the first two rows (an assert, with the reason)."""
+    run on with the first two rows (its check raised AssertionError; now Python's ValueError, rt.check_unpack)."""
     m3 = np.vstack([M, M[:1]])
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="too many values to unpack"):
         zip_of_rows_enumerated(A, m3)
-    with pytest.raises(AssertionError, match=r"zip\(\*m\) unpacked into 2 names: m must have 2 rows"):
+    with pytest.raises(ValueError, match=r"too many values to unpack \(expected 2\)"):
         srcdiff.grad(zip_of_rows_enumerated, wrt=(0, 1), jit=jit)(A.copy(), m3)
+    with pytest.raises(ValueError, match=r"not enough values to unpack \(expected 2, got 1\)"):
+        srcdiff.jvp(zip_of_rows_enumerated, wrt=(0, 1), jit=jit)(A.copy(), M[:1].copy(), (A, M[:1]))
 
 
 # ---- a range bound to a name, then looped over (`order = ... if rev else range(n)`; `for t in order:`) ---------

@@ -74,7 +74,7 @@ KIND_CASES = {
                          ("np.count_nonzero(x, 1)", T)],
     "bool": [("bool(x)", s), ("bool(x)", n)],
     "math.floor": [("math.floor(x)", s)], "math.ceil": [("math.ceil(x)", s)], "math.trunc": [("math.trunc(x)", s)],
-    "math.isqrt": [("math.isqrt(x)", n)], "rt.equal_split": [("rt.equal_split(x, 2)", 6)], "math.isnan": [("math.isnan(x)", s)], "math.isinf": [("math.isinf(x)", s)],
+    "math.isqrt": [("math.isqrt(x)", n)], "rt.equal_split": [("rt.equal_split(x, 2)", np.ones(6))], "math.isnan": [("math.isnan(x)", s)], "math.isinf": [("math.isinf(x)", s)],
     "math.isfinite": [("math.isfinite(x)", s)],
     "np.isclose": [("np.isclose(x, y)", v, u), ("np.isclose(x, y, rtol=1e-3)", M, v), ("np.isclose(x, y)", s, s)],
     "np.allclose": [("np.allclose(x, y)", v, u), ("np.allclose(x, y, atol=1e-3)", M, v)],

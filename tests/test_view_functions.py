@@ -150,6 +150,49 @@ def view_as_ints(x):
 
 def split_axis_variable(x, k):
     return np.sum(np.split(np.outer(x, x), 3, axis=k)[0])  # <- split_axis
+
+
+def split_named_parts(x):
+    top, bottom = np.split(x, 2)
+    return np.sum(top * np.sin(bottom))
+
+
+def split_write_one_read_another(x):
+    b = x * 2.0
+    p, q, r = np.split(b, 3)
+    p[0] = q[1] * 3.0
+    r[1] = p[0] * q[0]
+    return np.sum(q * p) + np.sum(r * r)
+
+
+def split_write_one_read_another_by_axis(x):
+    b = np.outer(x, x)
+    p, q = np.split(b, 2, axis=1)
+    q[0, 1] = p[1, 0] * 3.0
+    return np.sum(p * p) + np.sum(np.sin(q))
+
+
+def split_loop(x):
+    s = 0.0
+    for p in np.split(x, 3):
+        s = s + np.sum(p * p) * s + np.sum(np.sin(p))
+    return s
+
+
+def split_loop_over_a_name(x):
+    parts = np.split(x, [1, 3])
+    s = 0.0
+    for p in parts:
+        s = s * 0.5 + np.sum(np.sin(p)) * np.sum(p)
+    return s
+
+
+def split_loop_zipped(x):
+    s = 0.0
+    for w, p in zip((1.0, 2.0, 3.0), np.array_split(x, 3)):
+        p[0] = w * p[-1]
+        s = s + w * np.sum(p * p)
+    return s
 '''
 
 
@@ -260,3 +303,37 @@ def test_list_literals_are_arrays_there(mod):
     list was passed through as a list (np.real([a, a * a]) * p: 'a list in a *', declined as a list repetition)."""
     _check(mod.of_list_literals, "grad", False, False)
     _check(mod.of_list_literals, "jvp", False, False)
+
+
+X6 = np.array([0.5, -1.2, 2.0, 0.7, 0.3, -0.4])
+V6 = np.array([0.3, -0.7, 1.1, 0.2, 0.5, -0.9])
+
+
+@pytest.mark.parametrize("jit", [False, True])
+def test_split_parts_keep_the_users_names(mod, jit):
+    """`top, bottom = np.split(x, 2)` was generated as top_bottom1 = x.shape, top_bottom2 = top_bottom1[0],
+    top_bottom3 = rt.equal_split(top_bottom2, 2), top_bottom4 = x[:top_bottom3], top_bottom8 = x[top_bottom3:], then
+    read as top_bottom4 and top_bottom8 (next to d_top and d_bottom). Now the parts are `top` and `bottom`, the
+    part length one call."""
+    _check(mod.split_named_parts, "grad", jit, False, X6, V6)
+    for g, args in ((srcdiff.grad(mod.split_named_parts, jit=jit), (X6,)),
+                    (srcdiff.jvp(mod.split_named_parts, jit=jit), (X6, V6))):
+        g(*args)
+        text = srcdiff.source(g)
+        assert "top_bottom" not in text and "check_unpack" not in text, text
+        body = [line.strip() for line in text.splitlines()]
+        assert "top = x[:top1]" in body and "bottom = x[top1:]" in body and "top1 = rt.equal_split(x, 2)" in body, text
+        assert "np.sin(bottom)" in text and ".shape" not in text, text
+
+
+@pytest.mark.parametrize("jit", [False, True])
+@pytest.mark.parametrize("name", ["split_write_one_read_another", "split_write_one_read_another_by_axis",
+                                  "split_loop", "split_loop_over_a_name", "split_loop_zipped"])
+@pytest.mark.parametrize("mode", ["grad", "jvp"])
+def test_split_parts_written_and_looped_over(mod, name, mode, jit):
+    """np.split's parts are views of x that share no memory with each other: a write into one, then a read of another,
+    was declined ('`q` shares memory with `p`, which this assignment writes in place'), and so was `for p in
+    np.split(x, 3)` in reverse mode ('a tuple of differentiated values is indexed by a variable'). The parts of one
+    call are apart for the views' check (annotations.SPLIT_PART), and a loop over them (or a name bound to them) is
+    unrolled, as a loop over a tuple literal is."""
+    _check(getattr(mod, name), mode, jit, False, X6, V6)

@@ -475,8 +475,9 @@ def _rot90(a: dict):   # NumPy's own: flips along the axes and a swap of them, e
     k %= 4
     flip = lambda e, ax: _on_axis(e, const(ax), "::-1")  # noqa: E731  (e[::-1] along the literal axis ax)
     swap = lambda e: f"np.swapaxes({e}, {pair[0]}, {pair[1]})"  # noqa: E731
-    if k == 0:
-        return "m[:]"
+    if k == 0:   # m itself, as a view: its axes swapped and swapped back, so that NumPy's check of the axes against
+        # m's rank runs (m[:] took a vector, where np.rot90 raises ValueError: a swap's AxisError is one)
+        return swap(swap("m"))
     if k == 2:
         return flip(flip("m", pair[0]), pair[1])
     return swap(flip("m", pair[1])) if k == 1 else flip(swap("m"), pair[1])
@@ -501,7 +502,7 @@ def _split(a: dict, equal=True):
         raise Decline("the number of sections must be a positive int literal (it fixes how many arrays come back)")
     length = f"ary.shape[{axis}]"
     if equal:
-        step = f"rt.equal_split({length}, {n})"
+        step = f"rt.equal_split(ary, {n}, {axis})" if axis else f"rt.equal_split(ary, {n})"
         starts = [""] + [f"{i} * {step}" if i > 1 else step for i in range(1, n)] + [""]
     else:
         each, extra = f"{length} // {n}", f"{length} % {n}"

@@ -16,7 +16,7 @@ from ._typing import (float_dtype, nb_float_type, nb_is_array, nb_is_int, nb_is_
 from ._cache import cached_overload
 
 __all__ = ["atleast_1d", "atleast_3d", "as_column", "take_put", "repeat_index", "trace_grad", "diag_grad", "atleast_nd",
-           "equal_split", "fits"]
+           "equal_split", "check_unpack", "fits"]
 
 
 def fits(x, shape) -> bool:
@@ -85,20 +85,44 @@ def _atleast_3d_nb(x):
     return lambda x: x
 
 
-def equal_split(n, sections):
-    """The length of each of np.split(x, sections)'s parts along an axis of length n: NumPy's ValueError where
-    sections does not divide n (rules/composites.py writes np.split out as slices of this length)."""
+def equal_split(ary, sections, axis=0):
+    """The length of each of np.split(ary, sections, axis)'s parts: NumPy's ValueError where sections does not divide
+    ary's length along axis (rules/composites.py writes np.split out as slices of this length)."""
+    n = np.shape(ary)[axis]
     if sections <= 0 or n % sections:
         raise ValueError("array split does not result in an equal division")
     return n // sections
 
 
 @cached_overload(equal_split)
-def _equal_split_nb(n, sections):
-    def impl(n, sections):
+def _equal_split_nb(ary, sections, axis=0):
+    def impl(ary, sections, axis=0):
+        n = ary.shape[axis if axis >= 0 else axis + ary.ndim]
         if sections <= 0 or n % sections:
             raise ValueError("array split does not result in an equal division")
         return n // sections
+    return impl
+
+
+def check_unpack(x, expected):
+    """Python's check of `a, b = x` where x is an array (or a row of one): its ValueError where x's length is not the
+    number of names, `expected` (desugar.py writes it before the names read x[0], x[1], ...; the tuples pass drops it
+    where x is a tuple of known length)."""
+    n = len(x)
+    if n > expected:
+        raise ValueError("too many values to unpack (expected " + str(expected) + ")")
+    if n < expected:
+        raise ValueError("not enough values to unpack (expected " + str(expected) + ", got " + str(n) + ")")
+
+
+@cached_overload(check_unpack)
+def _check_unpack_nb(x, expected):
+    def impl(x, expected):   # (constant messages: a cached function's run-time ones fail to build; the error's
+        n = len(x)           # report runs the module again as Python for the counts, error_reports.py)
+        if n > expected:
+            raise ValueError("too many values to unpack")
+        if n < expected:
+            raise ValueError("not enough values to unpack")
     return impl
 
 

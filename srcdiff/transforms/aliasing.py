@@ -41,7 +41,29 @@ class _Flow:
         self.scalars = zero_d_scalars(fn, self.kinds)
         self.shape_stacks = shape_only_stacks(fn)
         self.write_backs = written_back(fn, self.unit.filename)
+        self.slices: dict = {}      # a view by one slice along one axis -> (its array, the axis, its bounds' text)
+        self.in_loops = {n.id for loop in walk(fn) if isinstance(loop, (gast.For, gast.While))
+                         for n in walk(loop) if isinstance(n, gast.Name) and not isinstance(n.ctx, gast.Load)}
         self.block(fn.body, ({}, {}))
+
+    def _apart(self, name, value, src, shared) -> frozenset:
+        """The names in `shared` (the partners of `src`) that the view `name = value` cannot share memory with: views
+        of src by a slice along the same axis on the other side of the same bound (`top = b[:k]`, `bottom = b[k:]`,
+        np.split's parts; k a constant or a name no loop binds again, so that both read the same k), or two parts of one
+        np.split (annotations.SPLIT_PART); src not bound again in a loop (its views there may be views of its views)."""
+        cut = _one_slice(value, self.in_loops) if src not in self.in_loops else None
+        if cut is None:
+            return frozenset()
+        part = anno.get(value, anno.SPLIT_PART)
+        self.slices[name] = (src,) + cut + (part,)
+        _, axis, lo, hi, _ = self.slices[name]
+
+        def apart(p):
+            src_p, axis_p, lo_p, hi_p, part_p = self.slices.get(p, (None,) * 5)
+            return src_p == src and axis_p == axis and (
+                (hi is not None and lo_p == hi) or (lo is not None and hi_p == lo)
+                or (part is not None and part_p is not None and part_p[0] == part[0] and part_p[1] != part[1]))
+        return frozenset(p for p in shared if apart(p))
 
     @staticmethod
     def join(a, b):
@@ -107,8 +129,10 @@ class _Flow:
             if anno.get(s, anno.RETURN_VALUE) and not anno.has(s, anno.FUNC):
                 src = None   # the function's own result: nothing of it runs after this on its path (an inlined
                 # helper's result is its caller's value, which the caller may write through afterwards)
+            self.slices.pop(name, None)
             if src is not None:
                 shared = (partners.get(src, frozenset()) | {src}) - {name}
+                shared = shared - self._apart(name, s.value, src, shared)
                 partners[name] = shared
                 for p in shared:
                     partners[p] = partners.get(p, frozenset()) | {name}
@@ -281,6 +305,25 @@ class _Flow:
         if any('["' in n for n in (view, target)):    # an item of a dict argument's copy: its arrays are shared
             advice += "; dict(params), params.copy() and {**params} copy the dict, not its arrays: copy.deepcopy does"
         self._fail_at_write(w, message, advice)
+
+
+def _one_slice(value, in_loops) -> tuple | None:
+    """(axis, lower, upper) of `a[lo:hi]` or `a[:, lo:hi]` (one slice without a step, the axes before it whole), the
+    bounds as text (None where left out), where no loop binds a name they read; else None."""
+    if not (isinstance(value, gast.Subscript) and isinstance(value.value, gast.Name)):
+        return None
+    idx = value.slice.elts if isinstance(value.slice, gast.Tuple) else [value.slice]
+    if not idx or not all(isinstance(e, gast.Slice) and e.step is None for e in idx):
+        return None
+    whole = [e.lower is None and e.upper is None for e in idx]
+    if sum(1 for w in whole if not w) != 1 or whole.index(False) != len(idx) - 1:
+        return None
+    last = idx[-1]
+    if any(isinstance(n, gast.Name) and n.id in in_loops for b in (last.lower, last.upper) if b is not None
+           for n in walk(b)):
+        return None
+    text = lambda b: None if b is None else ast.dump(gast.gast_to_ast(copy.deepcopy(b)))  # noqa: E731
+    return len(idx) - 1, text(last.lower), text(last.upper)
 
 
 def zero_d_scalars(fn, kinds) -> frozenset:

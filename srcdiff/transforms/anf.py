@@ -97,6 +97,11 @@ class _ANF:
         while isinstance(base, gast.Subscript):
             base = base.value
         shown = self._user_target(s, t)
+        if anno.get(base, anno.READ_ONLY):    # (resolve's zeros for x.imag)
+            fail(s, self.unit, f"the write {shown} = ... into the imaginary part of a real array, which NumPy makes "
+                               "read-only: the write raises ValueError: assignment destination is read-only",
+                 "write into an array of your own: im = np.zeros_like(x), then im[i] = v (a real array's imaginary "
+                 "part is zeros)")
         if not isinstance(base, gast.Name):
             fail(s, self.unit, f"the write {shown} = ... is not supported (only name[index] = value is)",
                  "bind the array you write into to a name first and write into that: a = ..., then a[i] = v")
@@ -270,11 +275,11 @@ class _ANF:
             if any(k.arg is None for k in kws):
                 fail(e, self.unit, "**kwargs in calls is not supported")
             out = gast.Call(func=e.func, args=args, keywords=kws)
-            anno.copy(e, out, (anno.COPY_MODULE,))    # (np.copy of the user's copy.copy: kind_rewrites)
+            anno.copy(e, out, (anno.COPY_MODULE, anno.READ_ONLY))    # (np.copy of copy.copy, x.imag: kind_rewrites)
             return out
         if isinstance(e, gast.Subscript):
-            return gast.Subscript(value=self.atom(e.value, pre, base), slice=self.index(e.slice, pre, base),
-                                  ctx=gast.Load())
+            return anno.copy(e, gast.Subscript(value=self.atom(e.value, pre, base), slice=self.index(e.slice, pre, base),
+                                               ctx=gast.Load()), (anno.SPLIT_PART,))    # (np.split's parts: aliasing)
         if isinstance(e, gast.Attribute):
             return gast.Attribute(value=self.atom(e.value, pre, base), attr=e.attr, ctx=gast.Load())
         if (isinstance(e, gast.List) and e.elts and all(isinstance(x, gast.Constant) and type(x.value) is int

@@ -90,6 +90,13 @@ RECORDS_BOUND = _key("records_bound", """frozenset of str: on a FunctionDef flat
     callee's bindings of such a parameter's fields).""")
 IN_PLACE = _key("in_place", """True on `a = a + v` made from the user's `a += v` (NumPy adds into a's memory).
     Written by desugar; copied by anf; read by aliasing (check_views).""")
+READ_ONLY = _key("read_only", """True on the `rt.zeros_like(x)` call resolve wrote for the user's `x.imag`, and canonicalize
+    for `np.imag(x)`: NumPy's imaginary part of a real array is a read-only array, which a write into raises ValueError.
+    Written by resolve and canonicalize; copied by anf; read by anf (`x.imag[i] = v`) and kind_rewrites
+    (decline_writes_into_imag).""")
+SPLIT_PART = _key("split_part", """(call, k): on the slice that is part k of one call of np.split / np.array_split (the
+    call's number, unique in the process): the parts of one call share no memory, whatever their bounds are. Written by
+    canonicalize; copied by anf; read by aliasing (a write into one part leaves the others as they were).""")
 COPY_MODULE = _key("copy_module", """"copy.copy" or "copy.deepcopy": on the call resolve wrote as `np.copy(e)` of the
     user's `copy.copy(e)` (a copy is the identity for derivatives, of an array or a number). Written by resolve;
     copied by anf; read by kind_rewrites (array_literal_operands), which declines it of a tuple or list, where np.copy would make

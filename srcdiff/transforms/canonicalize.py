@@ -5,6 +5,7 @@ primitive (np.linalg.slogdet(a)[1] -> rt.logabsdet(a), np.linalg.eigh(a)[1] -> r
 from __future__ import annotations
 
 import copy
+import itertools
 import math
 
 import gast
@@ -126,6 +127,11 @@ class _Canon(Transformer):
                                      for e in node.args[0].elts]
                 node.args = node.args[:1]
                 node.keywords = [k for k in node.keywords if k.arg != "axis"]
+        if name == "np.split" and node.args and _is_literal_seq(node.args[0]) and not (
+                len(node.args) > 1 and _is_literal_seq(node.args[1])):
+            fail(node, self.unit, "np.split of a list or tuple into a number of sections, where NumPy raises "
+                                  "AttributeError ('list' object has no attribute 'shape')",
+                 "pass an array, np.split(np.array([...]), n), or use np.array_split([...], n)")
         self._array_likes(name, node)
         if name == "builtin_sum":  # Python's sum iterates over the first axis
             starts = node.args[1:] + [k.value for k in node.keywords if k.arg == "start"]
@@ -140,6 +146,12 @@ class _Canon(Transformer):
             out = composites.expand(name, node)
             if isinstance(out, tuple):
                 fail(node, self.unit, *self._subscripts_parameter(name, node, out))
+            if name == "np.imag":   # (NumPy's is read-only: kind_rewrites declines a write into it)
+                anno.set(out, anno.READ_ONLY)
+            if name in ("np.split", "np.array_split") and isinstance(out, gast.Tuple):
+                call = next(_SPLITS)    # (its parts share no memory: aliasing)
+                for k, part in enumerate(out.elts):
+                    anno.set(part, anno.SPLIT_PART, (call, k))
             return self.visit(out)
         if name == "np.clip":   # an open side (None) is an infinite bound
             node.args = [const(math.inf * (k * 2 - 3)) if isinstance(a, gast.Constant) and a.value is None and k else a
@@ -563,6 +575,52 @@ _TUPLE_ADVICE = {
 }
 
 
+_SPLITS = itertools.count()     # (numbers the calls of np.split: annotations.SPLIT_PART)
+
+
 def canonicalize(unit: Unit) -> Unit:
     _Canon(unit).visit(unit.node)
+    reads: dict = {}
+    for n in walk(unit.node):
+        if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Load):
+            reads[n.id] = reads.get(n.id, 0) + 1
+    unit.node.body = _unpacked_parts(unit.node.body, reads)
     return unit
+
+
+def _unpacked_parts(stmts: list, reads: dict) -> list:
+    """`top, bottom = np.split(x, 2)`: desugar's `t = np.split(x, 2)`, its count check and `top = t[0]`, `bottom =
+    t[1]`, where the call became a tuple of n parts here (a composite's: np.split, np.array_split), are `top = part0`,
+    `bottom = part1`: the generated code names the parts as the user does (it named them after t, top_bottom4 and
+    top_bottom8, and read them through t). Not where a part reads a name the unpacking binds (`x, y = np.split(x,
+    2)`: Python binds them after computing every part) or t is read elsewhere."""
+    out, k = [], 0
+    while k < len(stmts):
+        s = stmts[k]
+        for b in ("body", "orelse"):
+            if isinstance(getattr(s, b, None), list):
+                setattr(s, b, _unpacked_parts(getattr(s, b), reads))
+        parts = s.value.elts if isinstance(s, gast.Assign) and isinstance(s.value, gast.Tuple) else None
+        t = s.targets[0].id if parts and len(s.targets) == 1 and isinstance(s.targets[0], gast.Name) else None
+        n = len(parts) if t else 0
+        rest = stmts[k + 1:k + 2 + n]
+        check = rest[0] if rest else None
+        if not (t and len(rest) == n + 1 and reads.get(t) == n + 1 and isinstance(check, gast.Expr)
+                and isinstance(check.value, gast.Call) and dotted_name(check.value.func) == "rt.check_unpack"
+                and all(isinstance(r, gast.Assign) and len(r.targets) == 1 and isinstance(r.targets[0], gast.Name)
+                        and isinstance(r.value, gast.Subscript) and isinstance(r.value.value, gast.Name)
+                        and r.value.value.id == t and isinstance(r.value.slice, gast.Constant)
+                        and r.value.slice.value == j for j, r in enumerate(rest[1:]))):
+            out.append(s)
+            k += 1
+            continue
+        names = {r.targets[0].id for r in rest[1:]}
+        if any(isinstance(m, gast.Name) and m.id in names for p in parts for m in walk(p)):
+            out.append(s)
+            k += 1
+            continue
+        for r, p in zip(rest[1:], parts):
+            r.value = p
+            out.append(r)
+        k += 2 + n
+    return out

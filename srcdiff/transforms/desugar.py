@@ -15,9 +15,9 @@ import gast
 from ..errors import fail
 from . import annotations as anno
 from . import chained_writes, fstrings, walrus
-from .astutil import Namer, Transformer, assign, const, copy_loc, dotted_name, load, map_blocks, walk
+from .astutil import Namer, Transformer, assign, call, const, copy_loc, dotted_name, load, map_blocks, walk
 from .comprehension_loops import ComprehensionLoops
-from .iterable_loops import IterableLoops, literal_sequences
+from .iterable_loops import IterableLoops, literal_sequences, split_calls
 from .parse import Unit
 from .tuple_calls import splits_into_outputs
 
@@ -52,6 +52,7 @@ class _Desugar(ComprehensionLoops, IterableLoops):
                 self.complex = True   # (desugaring writes none: statements are checked only if the user's has one)
         self.namer = Namer({n.id for n in names})
         self.literals = literal_sequences(assigns, names)
+        self.splits = split_calls(assigns, names)
         self.assigns = assigns if any(type(c) is gast.ListComp for c in comps) else []
         inside = {id(n) for c in comps for n in walk(c)}
         self.outside = {n.id for n in names if id(n) not in inside}
@@ -188,6 +189,11 @@ class _Desugar(ComprehensionLoops, IterableLoops):
                               value=copy.deepcopy(value), slice=const(k), ctx=gast.Load()), s.lineno), s))]
         tmp = self.namer.fresh("_".join(_base(e) for e in target.elts))
         out = [copy_loc(assign(tmp, value, s.lineno), s)]
+        # Python's count check (an array of 3 rows into 2 names raises ValueError): at run time, where the tuples
+        # pass drops it for a tuple of known length (tuples.py)
+        check = call("rt.check_unpack", load(tmp), const(n))
+        anno.set(check, anno.MADE)
+        out.append(copy_loc(gast.Expr(value=check), s))
         for k, e in enumerate(target.elts):
             item = copy_loc(gast.Subscript(value=load(tmp), slice=const(k), ctx=gast.Load()), s)
             out += self.assign(copy_loc(assign(e, item, s.lineno), s))

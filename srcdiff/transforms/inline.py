@@ -20,8 +20,8 @@ from ..errors import SrcdiffError, fail
 from . import annotations as anno
 from . import dict_forms, flatten
 from .anf import folded_constant
-from .astutil import (Namer, Transformer, assign, assign_counts, const, load, map_blocks, names_in, rewrite_blocks,
-                      walk, walk_names)
+from .astutil import (Namer, Transformer, assign, assign_counts, const, load, map_blocks, names_in, nested_blocks,
+                      rewrite_blocks, walk, walk_names)
 from .item_variables import item_variable
 
 MAX_STATEMENTS = 400  # larger callees stay separate functions
@@ -150,37 +150,50 @@ def parameter_writes(unit, generated: bool) -> list:
     params = set(unit.params)
     bound = {n.id for n in walk(unit.node) if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Store)}
     names = {p: p for p in params - bound}    # a name of the array a parameter holds -> the parameter
-    # a parameter bound again still holds the caller's array until its first binding: a write that comes before
-    # it in the source writes the caller's array (`M[1, 2] += x` then `M = np.sin(M)` in a loop below; fuzz
-    # seed 1310008: d/da[0] 99.997 for 69.360, silently, where such a callee stayed a call)
-    first = {}      # a parameter bound again -> the line of its first binding
-    for st in walk(unit.node):
-        held = st.targets if isinstance(st, gast.Assign) else [st.target] if isinstance(st, (
-            gast.AugAssign, gast.AnnAssign, gast.For)) else []
-        for n in (n for t in held for n in walk(t)):
-            if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Store) and n.id in params and \
-                    getattr(st, "lineno", None) is not None:
-                first[n.id] = min(first.get(n.id, st.lineno), st.lineno)
     counts = assign_counts(unit.node)
     copies = [(s.targets[0].id, s.value.id) for s in walk(unit.node) if isinstance(s, gast.Assign)
               and isinstance(s.targets[0], gast.Name) and isinstance(s.value, gast.Name)
               and counts.get(s.targets[0].id) == 1]
     while any(b in names and a not in names for a, b in copies):    # (second names of second names too)
         names.update({a: names[b] for a, b in copies if b in names and a not in names})
+    # a parameter bound again still holds the caller's array until a binding of it has run: a write that may run
+    # before every binding (in statement order, not line order: `M[1, 2] += x; M = np.sin(M)` on one line; in a loop
+    # whose later iterations bind it, or a branch) writes the caller's array (`M[1, 2] += x` then `M = np.sin(M)` in a
+    # loop below; fuzz seed 1310008: d/da[0] 99.997 for 69.360, silently, where such a callee stayed a call)
+    rebound = params & bound
     found = []
-    for s in walk(unit.node):
-        targets = s.targets if isinstance(s, gast.Assign) else [s.target] if isinstance(s, gast.AugAssign) else []
-        if generated:
-            targets = [t for t in targets if isinstance(t, gast.Subscript) and isinstance(t.slice, gast.Slice)
-                       and t.slice.lower is None]
-        for t in targets:
-            while isinstance(t, gast.Subscript):
-                t = t.value
-            if t is not targets[0] and isinstance(t, gast.Name) and t.id in names:
-                found.append((s, names[t.id]))
-            elif t is not targets[0] and isinstance(t, gast.Name) and t.id in first and \
-                    getattr(s, "lineno", None) is not None and s.lineno < first[t.id]:
-                found.append((s, t.id))
+
+    def block(stmts, done: frozenset) -> frozenset:
+        """`done`: the parameters bound again on every path to the block's start; those after it."""
+        for s in stmts:
+            if isinstance(s, (gast.FunctionDef, gast.Lambda)):
+                continue
+            targets = s.targets if isinstance(s, gast.Assign) else [s.target] if isinstance(s, gast.AugAssign) else []
+            if generated:
+                targets = [t for t in targets if isinstance(t, gast.Subscript) and isinstance(t.slice, gast.Slice)
+                           and t.slice.lower is None]
+            for t in targets:
+                while isinstance(t, gast.Subscript):
+                    t = t.value
+                if t is not targets[0] and isinstance(t, gast.Name) and t.id in names:
+                    found.append((s, names[t.id]))
+                elif t is not targets[0] and isinstance(t, gast.Name) and t.id in rebound and t.id not in done:
+                    found.append((s, t.id))
+            if isinstance(s, gast.If):
+                done = done | (block(s.body, done) & block(s.orelse, done))
+            elif isinstance(s, (gast.For, gast.While)):    # (the body's first run starts with `done`; it may not run)
+                heads = frozenset(n.id for n in walk(s.target) if isinstance(n, gast.Name)) if isinstance(
+                    s, gast.For) else frozenset()
+                block(s.body, done | (heads & rebound))
+                block(s.orelse, done)
+            else:
+                for b in nested_blocks(s):
+                    block(b, done)
+                done = done | frozenset(n.id for t in (s.targets if isinstance(s, gast.Assign) else [])
+                                        for n in walk(t) if isinstance(n, gast.Name)
+                                        and isinstance(n.ctx, gast.Store)) & rebound
+        return done
+    block(unit.node.body, frozenset())
     return found
 
 

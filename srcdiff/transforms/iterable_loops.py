@@ -6,20 +6,21 @@ unrolled, the body once per item; range bounds the body rebinds are read once, b
 Why apart from desugar.py: what a loop binds on each iteration, and what Python reads once before it, is one subject
 (nested zip/enumerate targets, rebound iterables, unrolling) that the statement rewrites of desugar.py only call into
 (`for_`). It is a mixin of desugar's pass class, which gives it `unit`, `namer`, `literals` (the names bound once to
-a tuple or list literal: literal_sequences) and the statement rewrites `block`, `assign` and `expr`.
+a tuple or list literal: literal_sequences), `splits` (the names bound once to a call: np.split's, split_parts) and the
+statement rewrites `block`, `assign` and `expr`.
 """
 from __future__ import annotations
 
-import ast
 import copy
 
 import gast
+import numpy as np
 
 from ..errors import fail
 from . import annotations as anno
-from .astutil import assign, const, copy_loc, load, store, substitute, walk
+from .astutil import assign, call, const, copy_loc, load, store, substitute, walk
 from .ranges import range_length, reversed_range
-from .sum_calls import is_builtin
+from .sum_calls import is_builtin, unit_locals
 
 
 class IterableLoops:
@@ -134,9 +135,18 @@ class IterableLoops:
         return out if out is not None and any(found) and 0 < len(out) <= UNROLL_MAX else None
 
     def _literal(self, it):
-        """The tuple or list literal `it` is (or a name bound once to one is), else None."""
+        """The tuple or list literal `it` is (or a name bound once to one is), else None. `np.split(x, 3)` (a number
+        of parts fixed by literals: split_parts), or a name bound once to one, is the literal of its parts, `parts[0],
+        parts[1], parts[2]` (a tuple of views of x of different lengths maybe, as a literal's items: unrolled)."""
+        if isinstance(it, gast.Name) and it.id not in self.literals:
+            bound = self.splits.get(it.id)
+            n = split_parts(self.unit, bound) if bound is not None else None
+            return _parts_of(it, n) if n else None
         if isinstance(it, gast.Name):
             it = self.literals.get(it.id)
+        n = split_parts(self.unit, it)
+        if n:
+            return _parts_of(it, n)
         return it if isinstance(it, (gast.Tuple, gast.List)) else None
 
     def unroll(self, s, rebound, backwards=False):
@@ -231,19 +241,16 @@ class IterableLoops:
     def _zip_of_rows(self, tgt, it, pre, s, rebound):
         """`zip(*M)` as `zip(M[0], ..., M[n - 1])` for a loop target unpacking n names (`for c0, c1 in zip(*M)`: the
         columns of a 2-row M, or of a list of two arrays), M read once, before the loop, with Python's check that it
-        has n rows (an assert: unpacking an item of the zip of 3 rows into 2 names raises ValueError)."""
+        has n rows (rt.check_unpack: unpacking an item of the zip of 3 rows into 2 names raises ValueError)."""
         if not isinstance(tgt, gast.Tuple) or any(isinstance(e, gast.Starred) for e in tgt.elts):
             fail(s, self.unit, "zip(*M) in a loop whose target does not unpack the rows",
                  "unpack one name per row of M: `for c0, c1 in zip(*M)`, or `for k in range(M.shape[1])` and read "
                  "M[:, k]")
         n = len(tgt.elts)
-        spelled = ast.unparse(gast.gast_to_ast(copy.deepcopy(it.args[0].value)))
         seq, _ = self._seq(it.args[0].value, pre, s, rebound)
-        test = gast.Compare(left=gast.Call(func=load("len"), args=[load(seq)], keywords=[]), ops=[gast.Eq()],
-                            comparators=[const(n)])
-        pre.append(copy_loc(gast.Assert(test=test, msg=const(
-            f"zip(*{spelled}) unpacked into {n} names: {spelled} must have {n} rows (Python raises ValueError: "
-            f"too many or not enough values to unpack)")), s))
+        check = call("rt.check_unpack", load(seq), const(n))   # (Python's ValueError; none for a tuple of n items)
+        anno.set(check, anno.MADE)
+        pre.append(copy_loc(gast.Expr(value=check), s))
         rows = [copy_loc(gast.Subscript(value=load(seq), slice=const(j), ctx=gast.Load()), s) for j in range(n)]
         return copy_loc(gast.Call(func=load("zip"), args=rows, keywords=[]), it)
 
@@ -298,6 +305,37 @@ def _exits(stmts) -> bool:
     return False
 
 
+def split_parts(unit, call) -> int | None:
+    """How many arrays `np.split(x, n)` / `np.array_split(x, [i, j])` (`axis=` too) gives, where literals fix it:
+    n, or one more than the indices; else None (not such a call, or a number known at run time only)."""
+    if not (isinstance(call, gast.Call) and len(call.args) == 2 and all(k.arg == "axis" for k in call.keywords)):
+        return None
+    f, path = call.func, []
+    while isinstance(f, gast.Attribute):
+        path.append(f.attr)
+        f = f.value
+    if not isinstance(f, gast.Name) or f.id in unit_locals(unit):
+        return None
+    obj = unit.namespace.get(f.id)
+    for attr in reversed(path):
+        obj = getattr(obj, attr, None)
+    if not any(obj is g for g in (np.split, np.array_split)):
+        return None
+    n = call.args[1]
+    if isinstance(n, gast.Constant) and type(n.value) is int and n.value > 0:
+        return n.value
+    if isinstance(n, (gast.Tuple, gast.List)) and all(isinstance(e, gast.Constant) and type(e.value) is int
+                                                      for e in n.elts):
+        return len(n.elts) + 1
+    return None
+
+
+def _parts_of(seq, n: int) -> gast.Tuple:
+    """The literal `(seq[0], ..., seq[n - 1])` of a sequence of n items."""
+    return gast.Tuple(elts=[gast.Subscript(value=copy.deepcopy(seq), slice=const(j), ctx=gast.Load()) for j in range(n)],
+                      ctx=gast.Load())
+
+
 def literal_sequences(assigns, names) -> dict:
     """{name: its tuple or list literal} for the names a function binds once (`names`: every Name node of it), to
     a literal, by a plain assignment (`assigns`: its assignments, in the order walk meets them)."""
@@ -311,6 +349,17 @@ def literal_sequences(assigns, names) -> dict:
                 and isinstance(s.value, (gast.Tuple, gast.List)) and stores.get(s.targets[0].id) == 1):
             out[s.targets[0].id] = s.value
     return out
+
+
+def split_calls(assigns, names) -> dict:
+    """{name: its call} for the names a function binds once, to a call, by a plain assignment (split_parts tells
+    which of them are np.split's)."""
+    stores: dict = {}
+    for n in names:
+        if not isinstance(n.ctx, gast.Load):
+            stores[n.id] = stores.get(n.id, 0) + 1
+    return {s.targets[0].id: s.value for s in assigns if len(s.targets) == 1 and isinstance(s.targets[0], gast.Name)
+            and isinstance(s.value, gast.Call) and stores.get(s.targets[0].id) == 1}
 
 
 def _rebound_names(stmts) -> set:

@@ -351,7 +351,8 @@ def ellipsis_numbers(unit: Unit, kind_map: dict) -> bool:
 def scalar_items(unit: Unit, kind_map: dict) -> bool:
     """`a[()]` (or `a[...]`) of a number -> `a`: under jit=True a 0-d array argument runs as the number it holds
     (specialisations.run_scalars), which Numba does not index ('No implementation of function getitem'); NumPy's
-    `a[()]` of a 0-d array is that number. Returns whether it changed."""
+    `a[()]` of a 0-d array is that number. And `rt.check_unpack(t, n)` of a tuple t of n items is dropped (forward
+    mode's tuples stay tuples: Python's check of `a, b = t` passes). Returns whether it changed."""
     changed = False
 
     class Items(astutil.Transformer):
@@ -365,8 +366,18 @@ def scalar_items(unit: Unit, kind_map: dict) -> bool:
                 return gast.copy_location(load(n.value.id), n)
             return n
 
+    def counted(s):     # desugar's count check of `a, b = t`, t a tuple of known length n: Python's check passes
+        nonlocal changed
+        if (isinstance(s, gast.Expr) and isinstance(s.value, gast.Call) and dotted_name(s.value.func) == "rt.check_unpack"
+                and isinstance(s.value.args[0], gast.Name) and isinstance(s.value.args[1], gast.Constant)
+                and length(kind_map.get(s.value.args[0].id)) == s.value.args[1].value):
+            changed = True
+            return []
+        return s
+
     decline_writes_into_numbers(unit, kind_map)
     Items().visit(unit.node)
+    unit.node.body = astutil.rewrite_blocks(unit.node.body, counted)
     return changed
 
 
@@ -388,3 +399,47 @@ def decline_writes_into_numbers(unit: Unit, kind_map: dict) -> None:
                     f"as the number it holds\n    {linecache.getline(where, s.lineno).strip()}", where, s.lineno,
                     f"bind a new name to the value (`{name}_new = ...`) and read that after, or run with jit=False "
                     "(where the write reaches the caller's array)")
+
+
+def decline_writes_into_imag(unit: Unit, kind_map: dict) -> None:
+    """A write into `x.imag` or `np.imag(x)` of a real array (resolve and canonicalize wrote it as zeros, marked
+    READ_ONLY), or into a second name or a slice of it: NumPy's is read-only, the write raises ValueError ('assignment
+    destination is read-only'; `im += v`: 'output array is read-only'), where srcdiff's zeros took it. Declined at
+    the line, before the views' check (compiler.py's aliasing pass, both modes). (Of a number, `.imag` is a number:
+    `im += v` binds it again, as Python does.)"""
+    bound: dict = {}
+    for s in walk_statements(unit.node.body):
+        if isinstance(s, gast.Assign) and len(s.targets) == 1 and isinstance(s.targets[0], gast.Name):
+            bound.setdefault(s.targets[0].id, []).append(s.value)
+
+    def array(name):
+        return is_array(kind_map.get(name)) or kind_map.get(name) is None
+
+    def based(e, names):   # the name e reads, as a second name or a basic slice of it
+        while isinstance(e, gast.Subscript):
+            e = e.value
+        return isinstance(e, gast.Name) and e.id in names
+    read_only: set = set()
+    changed = True
+    while changed:
+        changed = False
+        for name, values in bound.items():
+            if name in read_only or not array(name):
+                continue
+            if any(isinstance(v, gast.Call) and anno.get(v, anno.READ_ONLY) or based(v, read_only) for v in values):
+                read_only.add(name)
+                changed = True
+    if not read_only:
+        return
+    for s in walk_statements(unit.node.body):
+        t = s.targets[0] if isinstance(s, gast.Assign) and len(s.targets) == 1 else None
+        written = based(t, read_only) if isinstance(t, gast.Subscript) else (
+            anno.get(s, anno.IN_PLACE) and isinstance(s.value, gast.BinOp) and based(s.value.left, read_only))
+        if written:
+            where = anno.get(s, anno.FILE) or unit.filename
+            raise SrcdiffError(
+                "a write into the imaginary part of a real array (x.imag, np.imag(x), or a name or slice of it), "
+                "which NumPy makes read-only: the write raises ValueError: assignment destination is read-only"
+                f"\n    {linecache.getline(where, s.lineno).strip()}", where, s.lineno,
+                "write into an array of your own: im = np.zeros_like(x), then im[i] = v (a real array's imaginary "
+                "part is zeros)")

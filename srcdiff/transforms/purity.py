@@ -9,6 +9,7 @@ from .astutil import dotted_name, walk, walk_calls, walk_of
 PURE_CALL_PREFIXES = ("np.", "rt.", "math.")   # library calls: no effects but their result
 PURE_BUILTINS = frozenset(("len", "min", "max", "abs", "float", "int", "bool", "range", "round"))   # the same
 STACK_OPS = ("rt.pop", "rt.push")              # they change the stack: a pop whose value is unused still pops
+CHECKS = ("rt.check_unpack",)                  # they raise Python's error where the check fails: a statement, kept
 WRITES_INTO = frozenset((                       # runtime helpers that write into an argument: a call whose result
     "rt.add_into", "rt.add_row", "rt.index_add",   # nothing reads still does that (tests/test_optimize.py finds
     "rt.put_row", "rt.halve", "rt.mask_put",        # the runtime's functions that write into a parameter)
@@ -42,7 +43,7 @@ def pure_call(n: gast.Call) -> bool:
     if name in PURE_BUILTINS:
         return True
     return not (not name.startswith(PURE_CALL_PREFIXES) or name.startswith("np.random") or name in STACK_OPS
-                or name in WRITES_INTO)
+                or name in WRITES_INTO or name in CHECKS)
 
 
 

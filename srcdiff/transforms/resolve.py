@@ -762,8 +762,11 @@ class _Resolver(Transformer):
             if node.attr in ("real", "imag") and isinstance(node.ctx, gast.Load):
                 # (of a real array or number: .real is x itself, NumPy's same object; .imag zeros of its kind,
                 # np.imag's: of a number a number, rt.zeros_like's, where np.zeros_like would make a 0-d array)
-                return node.value if node.attr == "real" else copy_loc(
-                    gast.Call(func=dotted("rt.zeros_like"), args=[node.value], keywords=[]), node)
+                if node.attr == "real":
+                    return node.value
+                zeros = copy_loc(gast.Call(func=dotted("rt.zeros_like"), args=[node.value], keywords=[]), node)
+                anno.set(zeros, anno.READ_ONLY)     # (NumPy's is read-only: kind_rewrites declines a write into it)
+                return zeros
             if node.attr in ARRAY_ATTRS:
                 return node
             self._decline_field_of_a_returned_value(node)

@@ -17,7 +17,7 @@ import copy
 import gast
 
 from . import annotations as anno
-from .astutil import Namer, Transformer, assign, load, map_blocks, names_in, nested_blocks, walk
+from .astutil import Namer, Transformer, assign, dotted_name, load, map_blocks, names_in, nested_blocks, walk
 
 LEAF = None
 _PENDING = "pending"    # (_structures: a copy of a name not known yet as a tuple or not)
@@ -172,9 +172,21 @@ class _Split:
                     s.value = self.literal(parts)
                     out.append(s)
                     continue
+            if self.checked_count(s):
+                continue
             self.rebuild(s)
             out.append(s)
         return out
+
+    def checked_count(self, s) -> bool:
+        """`rt.check_unpack(t, n)` (desugar's count check of `a, b = t`) of a split tuple of n components: true where
+        Python's check passes (else the check stays, of the tuple rebuilt, and raises its ValueError when run)."""
+        if not (isinstance(s, gast.Expr) and isinstance(s.value, gast.Call)
+                and dotted_name(s.value.func) == "rt.check_unpack"):
+            return False
+        t, n = s.value.args
+        return isinstance(t, gast.Name) and t.id in self.shapes and isinstance(n, gast.Constant) \
+            and len(self.shapes[t.id]) == n.value
 
     def rebuild(self, s):
         """Other reads of a split tuple see it rebuilt from its components."""

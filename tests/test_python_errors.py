@@ -1,0 +1,205 @@
+"""Programs Python or NumPy rejects, which srcdiff must reject too (raising the same error, or a SrcdiffError at the
+user's line): a gradient of a function that raises is a wrong answer. And the forms next to them that NumPy takes.
+
+Each check runs the function first (the reference), then grad, value_and_grad and jvp on both backends."""
+import numpy as np
+import pytest
+
+import srcdiff
+from gradcheck import numerical_grad, source_module
+
+SOURCE = '''
+import numpy as np
+
+
+def rows_of_matrix(M):
+    r0, r1 = M
+    return np.sum(r0 * np.sin(r1))
+
+
+def rows_in_a_loop(P):
+    s = 0.0
+    for a, b in P:
+        s = s + a * np.sin(b)
+    return s
+
+
+def rows_enumerated(P):
+    s = 0.0
+    for i, (a, b) in enumerate(P):
+        s = s + a * b * (i + 1.0)
+    return s
+
+
+def pair(x):
+    return x * x, np.cos(x)
+
+
+def tuple_of_a_helper(x):
+    a, b = pair(x)
+    return np.sum(a + b * a)
+
+
+def tuple_made_here(x):
+    t = (x * 2.0, np.sin(x))
+    a, b = t
+    return np.sum(a * b)
+
+
+def imag_named(x):
+    b = x * 1.5
+    im = b.imag
+    im[0] = 2.0 * x[1]  # <- imag_named
+    return np.sum(b * b) + np.sum(im)
+
+
+def np_imag_named(x):
+    b = x * 1.5
+    im = np.imag(b)
+    v = im[1:]
+    v[1] += x[0]  # <- np_imag_named
+    return np.sum(im * b)
+
+
+def imag_written_whole(x):
+    b = x * 1.5
+    im = b.imag
+    im += x  # <- imag_written_whole
+    return np.sum(im)
+
+
+def imag_attribute_written(x):
+    b = x * 1.5
+    b.imag[0] = 2.0  # <- imag_attribute_written
+    return np.sum(b * b)
+
+
+def imag_of_a_number(x):
+    s = np.sum(x * x)
+    im = s.imag
+    im += s
+    return im * s
+
+
+def split_list_in_sections(x):
+    a = np.sum(x)
+    p, q = np.split([a, 2.0 * a], 2)  # <- split_list_in_sections
+    return np.sum(p * q)
+
+
+def split_list_at_indices(x):
+    a = np.sum(x * x)
+    p, q = np.split([a, 2.0 * a, np.sin(a)], [1])
+    return np.sum(p) * np.sum(q * q)
+
+
+def rot_by_4(v):
+    return np.sum(np.rot90(v, 4) * np.sin(v))
+
+
+def rot_by_0_and_2(m):
+    return np.sum(np.rot90(m, 0) * np.rot90(m, 2, axes=(1, 0)) * m)
+'''
+
+
+@pytest.fixture(scope="module")
+def mod():
+    return source_module("python_errors_h31", SOURCE)
+
+
+X = np.array([0.5, -1.2, 2.0, 0.7])
+P = np.array([[0.5, -1.2], [2.0, 0.7], [0.3, 0.9]])
+
+
+def _raises_as_python(f, bad, jit):
+    """f(bad) raises ValueError; so do grad, value_and_grad and jvp of f, with Python's message."""
+    with pytest.raises(ValueError) as ref:
+        f(bad)
+    for transform, args in ((srcdiff.grad, (bad,)), (srcdiff.value_and_grad, (bad,)), (srcdiff.jvp, (bad, bad))):
+        with pytest.raises(ValueError) as got:
+            transform(f, jit=jit)(*args)
+        assert str(ref.value) in str(got.value), (transform.__name__, str(got.value))
+
+
+def _checked(f, x, jit):
+    value, g = srcdiff.value_and_grad(f, jit=jit)(x)
+    np.testing.assert_allclose(value, f(x), rtol=1e-12)
+    np.testing.assert_allclose(g, numerical_grad(f, [x], 0), rtol=1e-6, atol=1e-7)
+    v = np.linspace(0.3, -0.4, x.size).reshape(x.shape)
+    _, tangent = srcdiff.jvp(f, jit=jit)(x, v)
+    np.testing.assert_allclose(tangent, np.sum(g * v), rtol=1e-9, atol=1e-12)
+
+
+@pytest.mark.parametrize("jit", [False, True], ids=["py", "jit"])
+@pytest.mark.parametrize("name, good, bad", [
+    ("rows_of_matrix", P[:2], P),           # too many values to unpack (expected 2)
+    ("rows_of_matrix", P[:2], P[:1]),       # not enough values to unpack (expected 2, got 1)
+    ("rows_in_a_loop", P, np.ones((3, 3))),
+    ("rows_enumerated", P, np.ones((2, 1)))])
+def test_unpacking_an_array_checks_its_length(mod, name, good, bad, jit):
+    """`r0, r1 = M` of an M of 3 rows raises ValueError in Python; srcdiff read M[0] and M[1] and returned a gradient
+    ([[0.7, 1.0], [0.1, 0.4], [0, 0]] for rows_of_matrix's, both backends, grad and jvp alike). Now Python's check
+    runs before the reads (rt.check_unpack), in loops over rows too."""
+    f = getattr(mod, name)
+    _checked(f, good, jit)
+    _raises_as_python(f, bad, jit)
+
+
+@pytest.mark.parametrize("jit", [False, True], ids=["py", "jit"])
+@pytest.mark.parametrize("name", ["tuple_of_a_helper", "tuple_made_here"])
+def test_unpacking_a_tuple_of_known_length_has_no_check(mod, name, jit):
+    """A tuple's length is known when generating: no check is left in the generated code, in either mode."""
+    f = getattr(mod, name)
+    _checked(f, X, jit)
+    for transform, args in ((srcdiff.grad, (X,)), (srcdiff.jvp, (X, X))):
+        g = transform(f)
+        g(*args)
+        assert "check_unpack" not in srcdiff.source(g), srcdiff.source(g)
+
+
+@pytest.mark.parametrize("jit", [False, True], ids=["py", "jit"])
+@pytest.mark.parametrize("name", ["imag_named", "np_imag_named", "imag_written_whole", "imag_attribute_written"])
+def test_a_write_into_the_imaginary_part_of_a_real_array_is_declined(mod, name, jit):
+    """NumPy's x.imag (np.imag(x)) of a real array is read-only: a write into it, a slice of it or `im += v` raises
+    ValueError. srcdiff's zeros took the write: grad [2.25, -3.4, 9.0, 3.15] of imag_named, jvp 25.41, where f
+    raises. Now a SrcdiffError at the line of the write (b.imag[0] = ... had the advice to bind a name first)."""
+    f = getattr(mod, name)
+    with pytest.raises(ValueError, match="read-only"):
+        f(X)
+    line = next(i for i, t in enumerate(SOURCE.splitlines(), 1) if t.endswith("# <- " + name))
+    for transform, args in ((srcdiff.grad, (X,)), (srcdiff.jvp, (X, X))):
+        with pytest.raises(srcdiff.SrcdiffError) as info:
+            transform(f, jit=jit)(*args)
+        assert f"python_errors_h31.py:{line}:" in str(info.value) and "read-only" in str(info.value), str(info.value)
+        assert "np.zeros_like" in info.value.advice
+
+
+@pytest.mark.parametrize("jit", [False, True], ids=["py", "jit"])
+@pytest.mark.parametrize("name", ["imag_of_a_number", "split_list_at_indices"])
+def test_the_forms_numpy_takes_next_to_them(mod, name, jit):
+    """`.imag` of a number is a number (`im += s` binds it again); np.split of a list at literal indices works."""
+    _checked(getattr(mod, name), X, jit)
+
+
+@pytest.mark.parametrize("jit", [False, True], ids=["py", "jit"])
+def test_split_of_a_list_into_sections_is_declined_as_numpy_raises(mod, jit):
+    """np.split([a, 2a], 2): NumPy reads the list's .shape (AttributeError); srcdiff returned [8, 8, 8, 8]."""
+    with pytest.raises(AttributeError):
+        mod.split_list_in_sections(X)
+    line = next(i for i, t in enumerate(SOURCE.splitlines(), 1) if t.endswith("# <- split_list_in_sections"))
+    with pytest.raises(srcdiff.SrcdiffError, match=f"python_errors_h31.py:{line}: np.split of a list") as info:
+        srcdiff.grad(mod.split_list_in_sections, jit=jit)(X)
+    assert "np.array_split" in info.value.advice
+
+
+@pytest.mark.parametrize("jit", [False, True], ids=["py", "jit"])
+def test_rot90_checks_the_rank_for_every_k(mod, jit):
+    """np.rot90(v, 4) of a vector raises ValueError ('Axes must be different.'); srcdiff wrote k % 4 == 0 as v[:] and
+    returned v's gradient ([1.0, -2.4, 4.0, 1.4] for rot90(x, 0) * x). Now the axes are swapped and swapped back,
+    whose check raises NumPy's AxisError (a ValueError); of a matrix the value and derivatives are m's."""
+    with pytest.raises(ValueError):
+        mod.rot_by_4(X)
+    for transform, args in ((srcdiff.grad, (X,)), (srcdiff.value_and_grad, (X,)), (srcdiff.jvp, (X, X))):
+        with pytest.raises(ValueError):
+            transform(mod.rot_by_4, jit=jit)(*args)
+    _checked(mod.rot_by_0_and_2, np.outer(X, X[::-1]) + np.eye(4), jit)
