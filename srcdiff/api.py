@@ -367,19 +367,25 @@ def value_like(v, args, f, jit):
     want = value_float_type(args)
     if want == np.float32 and float_types.makes_float64(f, args):
         want = np.dtype(np.float64)
+        # (the Python backend runs NumPy integer scalars as Python ints, specialisations.run_scalars: `x * (i / n)` of
+        # an np.int64 n, float64 in f, was float32 there: of f's type)
+        up = jit is not True and float_types.integer_arguments_make_float64(f, args)
+        return _value_like(v, want, jit is True, up)
     return _value_like(v, want, jit is True)
 
 
-def _value_like(v, want, jit: bool):
+def _value_like(v, want, jit: bool, up: bool = False):
     if type(v) is float:
         return want.type(v)
     if jit and isinstance(v, np.ndarray) and v.dtype == np.float64 and want == np.float32:
         return v.astype(np.float32)
+    if up and isinstance(v, (np.ndarray, np.floating)) and v.dtype == np.float32:
+        return v.astype(np.float64)
     if isinstance(v, (tuple, list)):
-        items = [_value_like(x, want, jit) for x in v]
+        items = [_value_like(x, want, jit, up) for x in v]
         return type(v)(*items) if hasattr(type(v), "_fields") else type(v)(items)
     if isinstance(v, dict):
-        return {k: _value_like(x, want, jit) for k, x in v.items()}
+        return {k: _value_like(x, want, jit, up) for k, x in v.items()}
     return v
 
 

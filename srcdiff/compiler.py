@@ -261,7 +261,10 @@ def _is_generated_unit(unit) -> bool:
 def _lists(ctx):
     lists.separate(ctx.unit.node)
     lists.check(ctx.unit)
-    ctx.unit.node = forward.lower_stacks(ctx.unit.node)
+    # (a pop as a statement, `st.pop()` in a branch, is named as generated code's are: its backward sweep pushes a
+    # zero onto the stack's adjoint, so that the appends' adjoints stay matched with their items; without it the
+    # pops below took the adjoints of the wrong items, d/dx [0, 0, 0.8, 2.4, 1.6] for [0.8, 0, 2.4, 0, 1.6])
+    ctx.unit.node = forward.name_dropped_pops(forward.lower_stacks(ctx.unit.node))
 
 
 def _user_lists(ctx) -> bool:

@@ -37,7 +37,34 @@ def makes_float64(fn, args=()) -> bool:
         return False
     params = fn.__code__.co_varnames[:fn.__code__.co_argcount]
     floats = frozenset(p for p, a in zip(params, args) if type(a) is float)
-    return _makes_float64(fn, frozenset(), floats)
+    plain = frozenset(p for p, a in zip(params, args) if type(a) is int)
+    return _makes_float64(fn, frozenset(), floats, integer_arguments(fn, args), plain)
+
+
+def integer_arguments(fn, args) -> frozenset:
+    """The parameters of `fn` (a plain function) given NumPy integers, scalars or arrays, among the positional
+    `args`: NumPy 2 computes them with float32 in float64 (`x * (i / n)` of an np.int64 n: `i / n` is an
+    np.float64), where a Python int is weak."""
+    fn = getattr(fn, "py_func", fn)
+    if not inspect.isfunction(fn):
+        return frozenset()
+    params = fn.__code__.co_varnames[:fn.__code__.co_argcount]
+    return frozenset(p for p, a in zip(params, args)
+                     if isinstance(a, np.integer) or isinstance(a, np.ndarray) and a.dtype.kind in "iu")
+
+
+def integer_arguments_make_float64(fn, args) -> bool:
+    """Whether `fn`'s parameters given NumPy integer scalars (integer_arguments) meet floats in its arithmetic: the
+    Python backend runs such scalars as Python ints (specialisations.run_scalars), so its value of float32 arguments
+    is float32 where f's is float64."""
+    fn = getattr(fn, "py_func", fn)
+    if not inspect.isfunction(fn):
+        return False
+    params = fn.__code__.co_varnames[:fn.__code__.co_argcount]
+    ints = frozenset(p for p, a in zip(params, args) if isinstance(a, np.integer))
+    plain = frozenset(p for p, a in zip(params, args) if type(a) is int)
+    tree = _tree(fn.__code__) if ints else None
+    return tree is not None and _integers_meet_floats(tree, ints, own_only=True, plain=plain)
 
 
 @functools.lru_cache(maxsize=512)
@@ -49,16 +76,21 @@ def _tree(code):
         return None
 
 
-def _makes_float64(fn, seen: frozenset, floats: frozenset = frozenset()) -> bool:
+def _makes_float64(fn, seen: frozenset, floats: frozenset = frozenset(), ints: frozenset = frozenset(),
+                   plain: frozenset = frozenset()) -> bool:
     if fn.__code__ in seen:
         return False
     tree = _tree(fn.__code__)
     if tree is None:
         return False
     names = dict(fn.__globals__)
+    for local in _local_names(fn.__code__):     # (a parameter or local named as a module-level array: not it)
+        names.pop(local, None)
     if fn.__closure__:
         names.update(zip(fn.__code__.co_freevars, (c.cell_contents for c in fn.__closure__ if _filled(c))))
     seen = seen | {fn.__code__}
+    if _integers_meet_floats(tree, ints, plain=plain):
+        return True
     for n in ast.walk(tree):
         if _float64_node(n) or floats and _numpy_of_numbers(n, floats):
             return True
@@ -69,6 +101,148 @@ def _makes_float64(fn, seen: frozenset, floats: frozenset = frozenset()) -> bool
             if inspect.isfunction(v) and _is_users(v) and _makes_float64(v, seen):
                 return True
     return False
+
+
+def _local_names(code) -> set:
+    """The names local to `code` and to the functions and comprehensions defined in it (their parameters too)."""
+    out = set(code.co_varnames) | set(code.co_cellvars)
+    for c in code.co_consts:
+        if inspect.iscode(c):
+            out |= _local_names(c)
+    return out
+
+
+# NumPy functions whose value is a NumPy integer (scalar or array) whatever their arguments
+_INTEGER_CALLS = {"argmax", "argmin", "count_nonzero", "searchsorted", "argsort", "flatnonzero", "digitize",
+                  "bincount", "int8", "int16", "int32", "int64", "intp", "int_", "uint8", "uint16", "uint32",
+                  "uint64", "uintp", "ravel_multi_index", "argwhere"}
+# NumPy reductions whose value is a NumPy integer where their argument holds integers or booleans
+_INTEGER_REDUCTIONS = {"sum", "prod", "cumsum", "cumprod", "max", "min", "amax", "amin", "abs", "diff"}
+_INTEGER_DTYPES = {"int", "bool", "int8", "int16", "int32", "int64", "intp", "int_", "uint8", "uint16", "uint32",
+                   "uint64", "bool_", "i8", "i4"}
+_ARITHMETIC = (ast.Add, ast.Sub, ast.Mult, ast.Div, ast.Pow, ast.Mod, ast.FloorDiv, ast.MatMult)
+
+
+def _integers_meet_floats(tree, ints: frozenset, own_only: bool = False, plain: frozenset = frozenset()) -> bool:
+    """Whether a NumPy integer (a parameter of `ints`, given one; with not `own_only`, also `np.sum(x > 0)`,
+    `np.argmax(x)`, `x.astype(int)` and names bound to them) meets a float in arithmetic: a true division of it
+    (`i / n`: an np.float64 even of two ints), or it with a value not known to be an int (`x * n`). NumPy 2 takes
+    NumPy integers as of their own type, so float32 with them is float64 (Python ints are weak: `x * 2` stays
+    float32); Numba gives float64 there too, and the value was converted to float32."""
+    strong = set(ints)
+    plain = set(plain)  # names bound to Python ints: parameters given them, range loops' indices, len(...), x.shape[k]
+    assigns = [n for n in ast.walk(tree) if isinstance(n, (ast.Assign, ast.AugAssign, ast.For, ast.NamedExpr))]
+    grew = True
+    while grew:
+        grew = False
+        for n in assigns:
+            value = n.iter if isinstance(n, ast.For) else n.value
+            targets = n.targets if isinstance(n, ast.Assign) else [n.target]
+            for t in targets:
+                if not isinstance(t, ast.Name) or t.id in strong:
+                    continue
+                if isinstance(n, ast.For):
+                    if _python_int_range(value) and t.id not in plain:
+                        plain.add(t.id)
+                        grew = True
+                elif _numpy_integer(value, strong, plain, own_only):
+                    strong.add(t.id)
+                    grew = True
+                elif isinstance(n, ast.Assign) and _python_int(value, plain) and t.id not in plain:
+                    plain.add(t.id)
+                    grew = True
+    if not strong:
+        return False
+    for n in ast.walk(tree):
+        if isinstance(n, ast.BinOp) and isinstance(n.op, _ARITHMETIC):
+            sides = (n.left, n.right)
+        elif isinstance(n, ast.AugAssign) and isinstance(n.op, _ARITHMETIC) and isinstance(n.target, ast.Name):
+            sides = (ast.Name(id=n.target.id, ctx=ast.Load()), n.value)
+        else:
+            continue
+        hit = [_numpy_integer(m, strong, plain, own_only) for m in sides]
+        if not any(hit):
+            continue
+        if isinstance(n.op, ast.Div) or not all(h or _python_int(m, plain) for h, m in zip(hit, sides)):
+            return True
+    return False
+
+
+def _python_int_range(it) -> bool:
+    """`range(...)`, `enumerate(...)` (its index; the pair is no Name target): a loop of Python ints."""
+    return isinstance(it, ast.Call) and isinstance(it.func, ast.Name) and it.func.id == "range"
+
+
+def _python_int(n, plain) -> bool:
+    """A value known to be a Python int: an int literal, a name bound to one, len(...), int(...), `x.shape[k]`,
+    `x.size`, `x.ndim`, arithmetic (not `/`) of them."""
+    if isinstance(n, ast.Constant):
+        return type(n.value) in (int, bool)
+    if isinstance(n, ast.Name):
+        return n.id in plain
+    if isinstance(n, ast.Call) and isinstance(n.func, ast.Name):
+        return n.func.id in ("len", "int", "round") and n.args != [] and not n.keywords
+    if isinstance(n, ast.Attribute):
+        return n.attr in ("size", "ndim")
+    if isinstance(n, ast.Subscript):
+        return isinstance(n.value, ast.Attribute) and n.value.attr == "shape"
+    if isinstance(n, ast.UnaryOp) and isinstance(n.op, (ast.USub, ast.UAdd)):
+        return _python_int(n.operand, plain)
+    if isinstance(n, ast.BinOp) and not isinstance(n.op, (ast.Div, ast.Pow)):
+        return _python_int(n.left, plain) and _python_int(n.right, plain)
+    return False
+
+
+def _numpy_integer(n, strong, plain, own_only: bool = False) -> bool:
+    """A NumPy integer value (scalar or array): a name of `strong`, or (not `own_only`) a call making one
+    (_INTEGER_CALLS, a reduction of a comparison or of one, `.astype(int)`), arithmetic (not `/`) of one with
+    Python ints, an item of one."""
+    if isinstance(n, ast.Name):
+        return n.id in strong
+    if isinstance(n, ast.Subscript):
+        return _numpy_integer(n.value, strong, plain, own_only)
+    if isinstance(n, ast.UnaryOp) and isinstance(n.op, (ast.USub, ast.UAdd, ast.Invert)):
+        return _numpy_integer(n.operand, strong, plain, own_only)
+    if isinstance(n, ast.BinOp) and not isinstance(n.op, ast.Div):
+        sides = (n.left, n.right)
+        hit = [_numpy_integer(m, strong, plain, own_only) for m in sides]
+        return any(hit) and all(h or _python_int(m, plain) for h, m in zip(hit, sides))
+    if own_only or not isinstance(n, ast.Call) or not isinstance(n.func, ast.Attribute):
+        return False
+    name, base = n.func.attr, n.func.value
+    numpy = isinstance(base, ast.Name) and base.id in ("np", "numpy")
+    if numpy and name in _INTEGER_CALLS:
+        return True
+    if name in ("argmax", "argmin", "argsort", "nonzero") and not numpy and not n.args[1:]:
+        return True     # (x.argmax())
+    if name == "astype" and n.args and _integer_dtype(n.args[0]):
+        return True
+    if numpy and name in _INTEGER_REDUCTIONS and n.args:
+        return _integers_or_booleans(n.args[0], strong, plain)
+    if not numpy and name in ("sum", "prod", "cumsum", "max", "min"):
+        return _integers_or_booleans(base, strong, plain)
+    return False
+
+
+def _integers_or_booleans(n, strong, plain) -> bool:
+    """An array (or scalar) of NumPy booleans or integers: a comparison of arrays, `~`, `&`, `|` of them, an
+    integer one (_numpy_integer)."""
+    if isinstance(n, ast.Compare):
+        return True
+    if isinstance(n, ast.UnaryOp) and isinstance(n.op, ast.Invert):
+        return _integers_or_booleans(n.operand, strong, plain)
+    if isinstance(n, ast.BinOp) and isinstance(n.op, (ast.BitAnd, ast.BitOr, ast.BitXor)):
+        return _integers_or_booleans(n.left, strong, plain) or _integers_or_booleans(n.right, strong, plain)
+    return _numpy_integer(n, strong, plain)
+
+
+def _integer_dtype(d) -> bool:
+    """`int`, `bool`, `np.int64`, `"int32"` and kin as a dtype."""
+    if isinstance(d, ast.Name):
+        return d.id in ("int", "bool")
+    if isinstance(d, ast.Attribute):
+        return d.attr in _INTEGER_DTYPES
+    return isinstance(d, ast.Constant) and d.value in _INTEGER_DTYPES
 
 
 def _filled(cell) -> bool:

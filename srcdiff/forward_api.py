@@ -13,7 +13,7 @@ from typing import Callable
 import gast
 import numpy as np
 
-from . import api, backends, cachedir, module_builder
+from . import api, backends, cachedir, module_builder, returned_lists
 from .api import Specialisation, Transformed, Wrt, translate_error, user_location, wrt_names_of
 from .error_reports import at_user_line
 from .arguments import check_arguments, decline_transform_of_a_pair, signature_of
@@ -248,11 +248,18 @@ class ForwardTransformed:
         if self.made_as != "jvp":
             return out
         value = out[0]
-        if _has_float(value) or self.jit is True:    # (Numba's numbers and float64 arrays, also in a tuple, list or
+        # (Numba's numbers and float64 arrays, also in a tuple, list or dict: f's types; NumPy integer arguments, run
+        # as Python ints by the Python backend: float_types.integer_arguments_make_float64)
+        if _has_float(value) or self.jit is True or any(isinstance(a, np.integer) for a in (*args, *kwargs.values())):
             primals = args[:-1] if not kwargs and len(args) == len(self._names) + 1 else \
-                api.bind_arguments(self, args, kwargs, trailing=1, last="tangent")[:-1]    # dict: f's types)
+                api.bind_arguments(self, args, kwargs, trailing=1, last="tangent")[:-1]
             value = api.value_like(value, primals, self.f, self.jit)
-        return value, _like_value(out[1], value)
+        tangent = _like_value(out[1], value)
+        shape = returned_lists.returned_structure(self.f) if isinstance(value, tuple) and not isinstance(
+            self.f, (Transformed, ForwardTransformed)) else None
+        if returned_lists.has_list(shape):   # (f returns a list display: generated code gives a tuple)
+            return returned_lists.restructured(value, shape), returned_lists.restructured(tangent, shape)
+        return value, tangent
 
     def _call(self, args, kwargs):
         if not kwargs and len(args) == len(self._names) + 1:   # the steady state: a call like an earlier one
@@ -532,10 +539,19 @@ def _floats(b):
     return b if b.ndim else b[()]
 
 
-def _float_type(x) -> np.dtype:
+def _float_type(x, y=None) -> np.dtype:
     """The dtype of a derivative with respect to `x`: x's own where x is a NumPy float (array or scalar: float32 stays
-    float32, as a gradient does: api.gradient_like), float64 for Python floats, ints and the rest."""
+    float32, as a gradient does: api.gradient_like); for a Python float (and the rest), where `y`, the value it is a
+    derivative of, is an array (a jacobian's block, shaped as y: the tangent of y along x, of y's float type as jvp's
+    tangent is), y's float type: f computes a float32 array of a float32 array and a Python float (NumPy 2's weak
+    scalars), and the block w.r.t. the Python float was float64; else float64 (a number-valued f's block is grad's
+    number, api.gradient_like: np.float64 of a Python float)."""
     dt = getattr(x, "dtype", None)
+    if isinstance(dt, np.dtype) and dt.kind == "f":
+        return dt
+    dt = getattr(y, "dtype", None) if np.ndim(y) else None
+    if isinstance(y, (tuple, list)):    # (a tuple of parts, stacked: NumPy's type of them together)
+        dt = np.result_type(*[np.asarray(p).dtype for p in y]) if y else None
     return dt if isinstance(dt, np.dtype) and dt.kind == "f" else np.dtype(np.float64)
 
 
@@ -620,16 +636,18 @@ class Jacobian(_Matrix):
             cols = []
             for k, key, idx, tangents in self._directions(xs):
                 last = _copies(args)
-                cols.append((k, key, idx, np.asarray(_one_array(self.f, fwd.call(last, tangents)[1]))))
+                value, column = fwd.call(last, tangents)
+                y = api.value_like(value, args, self.f, self.jit) if y is None else y
+                cols.append((k, key, idx, np.asarray(_one_array(self.f, column))))
             out_shape = cols[0][3].shape if cols else out_shape
             J = [_per_item(x, lambda key, x=x: np.empty(out_shape + np.shape(_at(x, key)),
-                                                                _float_type(_at(x, key)))) for x in xs]
+                                                                _float_type(_at(x, key), y))) for x in xs]
             for k, key, idx, c in cols:
                 _at(J[k], key)[(Ellipsis,) + idx] = c
         else:
             rev = self._reverse()
             J = [_per_item(x, lambda key, x=x: np.empty(out_shape + np.shape(_at(x, key)),
-                                                                _float_type(_at(x, key)))) for x in xs]
+                                                                _float_type(_at(x, key), y))) for x in xs]
             for idx, e in _basis(np.asarray(y, dtype=float)):
                 # (each row from the arguments as given: the vjp, as f, may write into them and leave them so)
                 last = _copies(args)

@@ -155,6 +155,16 @@ class DictForms:
         st = self.keyed(arg) if arg is not None else None
         if not isinstance(st, Keyed) and copied.any_type:
             return None     # (`return x.copy()` of an array passed: no dict; was declined naming keys, h28b)
+        if not isinstance(st, Keyed) and isinstance(arg, gast.Name) and arg.id in self.rebound:
+            # (`p = rescale(p, c)` of a dict argument p, also in a loop: was declined saying srcdiff knows a dict
+            # argument's keys, which p is)
+            fail(call, self.unit, f"{f} returns a copy of its parameter '{copied.param}', passed here '{arg.id}', a "
+                                  f"name bound again in this function{' (the dict argument itself)' if arg.id in self.params else ''}: "
+                                  "srcdiff makes each item of a dict its own variable, from the keys known when it "
+                                  "compiles, of a dict argument or a dict made here bound to a name of its own",
+                 f"bind the first call's result to a new name, {arg.id}2 = {f}({arg.id}, ...) (of the dict itself, "
+                 f"not of a second name of it), and read {arg.id}2 from there; {arg.id}2 may be bound again, "
+                 f"{arg.id}2 = {f}({arg.id}2, ...), in a loop too")
         if not isinstance(st, Keyed):
             fail(call, self.unit, f"{f} returns a copy of its parameter '{copied.param}', passed here something srcdiff "
                                   "does not know the keys of when it compiles (a dict argument's, or a dict made "

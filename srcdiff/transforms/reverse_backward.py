@@ -214,8 +214,8 @@ class BackwardSweep:
             if stays is not None:
                 self.decline_stays_call_tuple(s, *stays)
             if anno.get(s, anno.RETURNED_TUPLE):
-                fail(s, self.unit, "the differentiated function returns a tuple; reverse mode needs one value "
-                     "(a scalar for grad, an array for vjp)",
+                fail(s, self.unit, "the differentiated function returns a tuple (or a list) of values; reverse mode "
+                     "needs one value (a scalar for grad, an array for vjp)",
                      "return a single array (np.stack / np.concatenate the parts) and use vjp or jacobian")
             written = (self.unit.source_line(s.lineno) or "").strip()
             if written[:1].isidentifier() and "= [" in written and "for" not in written:

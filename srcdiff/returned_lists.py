@@ -1,0 +1,98 @@
+"""Where a function of the user's returns lists, read off its source: jvp gives its value and tangent in the
+structure f gives (a list where f returns a list display), as JAX's jvp does.
+
+Why: generated code returns a list display of values as a tuple (a tuple holds arrays of different kinds, under
+Numba too), so `srcdiff.jvp(f)` of `return [x * 2.0, np.sin(x)]` returned a tuple value and a tuple tangent where
+f returns a list. The structure is read from f's `return` statements: each a list or tuple display (nested to any
+depth), or a name bound once in f to one; where the returns disagree (a list in one branch, a tuple in another) or
+one returns something else, the generated code's structure is kept.
+"""
+from __future__ import annotations
+
+import ast
+import functools
+import inspect
+import textwrap
+
+LEAF = "leaf"
+
+
+def returned_structure(fn):
+    """The structure every `return` of the user's function `fn` gives: LEAF, or ("list" | "tuple", [items]); None
+    where it is unknown (no source, returns that disagree, a list built otherwise than by a display)."""
+    fn = getattr(fn, "py_func", fn)
+    if not inspect.isfunction(fn):
+        return None
+    return _structure(fn.__code__)
+
+
+def has_list(structure) -> bool:
+    """Whether a structure (returned_structure's) holds a list anywhere."""
+    if not isinstance(structure, tuple):
+        return False
+    return structure[0] == "list" or any(has_list(s) for s in structure[1])
+
+
+def restructured(value, structure):
+    """`value` (a value or tangent of generated code: tuples for displays) with the lists of `structure`."""
+    if not isinstance(structure, tuple) or not isinstance(value, (tuple, list)) or hasattr(type(value), "_fields"):
+        return value
+    kind, items = structure
+    if len(items) != len(value):
+        return value
+    parts = [restructured(v, s) for v, s in zip(value, items)]
+    return list(parts) if kind == "list" else tuple(parts)
+
+
+@functools.lru_cache(maxsize=512)
+def _structure(code):
+    try:
+        tree = ast.parse(textwrap.dedent(inspect.getsource(code)))
+    except (OSError, TypeError, SyntaxError, IndentationError):
+        return None
+    fn = next((n for n in tree.body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))), None)
+    if fn is None:
+        return None
+    returns, bound = [], {}
+    for n in _own_nodes(fn):
+        if isinstance(n, ast.Return):
+            returns.append(n.value)
+        targets = n.targets if isinstance(n, ast.Assign) else [n.target] if isinstance(
+            n, (ast.AugAssign, ast.AnnAssign, ast.For, ast.NamedExpr)) else []
+        for t in targets:
+            for m in ast.walk(t):
+                if isinstance(m, ast.Name):
+                    value = n.value if isinstance(n, ast.Assign) and t is m and len(n.targets) == 1 else None
+                    bound.setdefault(m.id, []).append(value)
+        if isinstance(n, (ast.Call, ast.Subscript, ast.Attribute)):   # (`out.append(v)`, `out[0] = v`: not a display's)
+            base = n.func.value if isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute) else \
+                n.value if not isinstance(n, ast.Call) else None
+            if isinstance(base, ast.Name) and (isinstance(n, ast.Call) or isinstance(n.ctx, ast.Store)):
+                bound.setdefault(base.id, []).append(None)
+    if not returns:
+        return None
+    shapes = {repr(_of(r, bound, 0)) for r in returns}
+    return _of(returns[0], bound, 0) if len(shapes) == 1 else None
+
+
+def _own_nodes(fn):
+    """The nodes of `fn`'s body, not of the functions, lambdas and classes defined in it."""
+    todo = list(fn.body)
+    while todo:
+        n = todo.pop()
+        yield n
+        for c in ast.iter_child_nodes(n):
+            if not isinstance(c, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef)):
+                todo.append(c)
+
+
+def _of(node, bound, depth):
+    if isinstance(node, (ast.List, ast.Tuple)) and not any(isinstance(e, ast.Starred) for e in node.elts):
+        return ("list" if isinstance(node, ast.List) else "tuple", [_of(e, bound, depth + 1) for e in node.elts])
+    if isinstance(node, ast.Name) and depth < 8 and len(bound.get(node.id, ())) == 1 and \
+            isinstance(bound[node.id][0], (ast.List, ast.Tuple)):
+        return _of(bound[node.id][0], bound, depth + 1)
+    if isinstance(node, ast.Name) and any(isinstance(v, ast.List) or v is None for v in bound.get(node.id, ())) and \
+            len(bound.get(node.id, ())) > 1:
+        return None     # (a list bound or changed more than once: its structure is the generated code's)
+    return LEAF

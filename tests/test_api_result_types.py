@@ -1,0 +1,154 @@
+"""The API's results have the types and structure f's have (twenty-sixth session, apitypes).
+
+- jvp of a function returning a list display gave a tuple value and a tuple tangent (generated code returns a list
+  display as a tuple): now lists where f's return is a list (srcdiff/returned_lists.py), nested too.
+- jacobian's block w.r.t. a Python float argument of a float32 function was float64 (f computes float32: NumPy 2's
+  Python floats are weak); now the float type of f's value (forward_api._float_type).
+- the float type heuristic (srcdiff/float_types.py) took a parameter named as a module-level float64 array for that
+  array (`def h(x, a)` beside a module-level `x = np.array([...])`: jit=True's value float64, f's float32), and missed
+  NumPy integers meeting floats (`x * (i / n)` of an np.int64 n, `x * (i / np.sum(x > 0))`, `x * np.argmax(x)`: f's
+  value float64, value_and_grad's and jvp's float32 under both backends)."""
+import numpy as np
+import pytest
+
+import srcdiff
+from gradcheck import source_module
+
+m = source_module("api_result_types", '''
+import numpy as np
+
+
+def as_list(x):
+    return [x * 2.0, np.sin(x)]
+
+
+def bound_list(x):
+    out = [x * 2.0, np.sin(x)]
+    return out
+
+
+def nested_list(x):
+    return (x * 2.0, [np.sin(x), x * x])
+
+
+def list_or_tuple(x):
+    if x[0] > 0:
+        return [x, x * 2.0]
+    return (x, x * 3.0)
+
+
+def scaled(x, a):
+    return x * a
+
+
+def ramp(x, n):
+    s = 0.0 * x
+    for i in range(n):
+        s = s + x * (i / n)
+    return np.sum(s)
+
+
+def ramp_vector(x, n):
+    return x * (1 / n)
+
+
+def by_count(x):
+    n = np.sum(x > 0)
+    s = np.zeros_like(x)
+    for i in range(3):
+        s = s + x * (i / n)
+    return np.sum(s)
+
+
+def by_argmax(x):
+    k = np.argmax(x)
+    return np.sum(x * (k / 2))
+
+
+def index_only(x):
+    k = np.argmax(x)
+    return x[k] * x[k - 1] * 2.0 + np.sum(x[:k + 1])
+
+
+def python_ints(x, n):
+    s = 0.0
+    for i in range(n):
+        s = s + x[i % len(x)] * (i / n)
+    return s
+''')
+
+shadowed = source_module("api_result_types_shadowed", '''
+import numpy as np
+
+x = np.array([0.3, 0.7, 0.2])      # a module-level float64 array named as the function's parameter
+
+
+def tanh_scaled(x, a):
+    return np.tanh(x * a) * x
+''')
+
+X32 = np.array([0.3, 0.7, 0.2], dtype=np.float32)
+
+
+@pytest.mark.parametrize("jit", [False, True], ids=["py", "jit"])
+def test_jvp_of_a_list_is_a_list(jit):
+    t = np.ones(3)
+    for f in (m.as_list, m.bound_list):
+        value, tangent = srcdiff.jvp(f, jit=jit)(X32.astype(float), t)
+        assert type(value) is list and type(tangent) is list and type(f(X32)) is list
+        np.testing.assert_allclose(value[1], np.sin(X32.astype(float)))
+        np.testing.assert_allclose(tangent[1], np.cos(X32.astype(float)))
+    value, tangent = srcdiff.jvp(m.nested_list, jit=jit)(X32.astype(float), t)
+    assert type(value) is tuple and type(value[1]) is list and type(tangent[1]) is list
+    np.testing.assert_allclose(tangent[1][1], 2.0 * X32.astype(float), rtol=1e-12)
+
+
+@pytest.mark.parametrize("jit", [False, True], ids=["py", "jit"])
+def test_reverse_mode_of_a_list_says_list(jit):
+    with pytest.raises(srcdiff.SrcdiffError, match=r"returns a tuple \(or a list\)"):
+        srcdiff.vjp(m.as_list, jit=jit)(np.ones(3), [np.ones(3), np.ones(3)])
+
+
+@pytest.mark.parametrize("jit", [False, True], ids=["py", "jit"])
+@pytest.mark.parametrize("mode", ["auto", "forward", "reverse"])
+def test_jacobian_block_of_a_python_float_follows_f(jit, mode):
+    assert m.scaled(X32, 0.5).dtype == np.float32
+    jx, ja = srcdiff.jacobian(m.scaled, wrt=(0, 1), jit=jit, mode=mode)(X32, 0.5)
+    assert jx.dtype == np.float32 and ja.dtype == np.float32
+    np.testing.assert_allclose(ja, X32)
+    # of a float64 function, float64 as before
+    jx, ja = srcdiff.jacobian(m.scaled, wrt=(0, 1), jit=jit, mode=mode)(X32.astype(float), 0.5)
+    assert ja.dtype == np.float64
+
+
+@pytest.mark.parametrize("jit", [False, True], ids=["py", "jit"])
+def test_parameter_named_as_a_module_level_array(jit):
+    y = shadowed.tanh_scaled(X32, 0.5)
+    value, tangent = srcdiff.jvp(shadowed.tanh_scaled, jit=jit)(X32, 0.5, np.ones(3, np.float32))
+    assert value.dtype == tangent.dtype == y.dtype == np.float32
+    value, grad = srcdiff.vjp(shadowed.tanh_scaled, jit=jit)(X32, 0.5, np.ones(3, np.float32))
+    assert value.dtype == np.float32 and grad.dtype == np.float32
+
+
+@pytest.mark.parametrize("jit", [False, True], ids=["py", "jit"])
+@pytest.mark.parametrize("case", ["ramp_int64", "by_count", "by_argmax", "ramp_int", "index_only", "python_ints"])
+def test_value_of_numpy_integers_beside_float32(jit, case):
+    f, args = {"ramp_int64": (m.ramp, (X32, np.int64(3))), "ramp_int": (m.ramp, (X32, 3)),
+               "by_count": (m.by_count, (X32,)), "by_argmax": (m.by_argmax, (X32,)),
+               "index_only": (m.index_only, (X32,)), "python_ints": (m.python_ints, (X32, 4))}[case]
+    y = f(*args)
+    value, grad = srcdiff.value_and_grad(f, jit=jit)(*args)
+    assert type(value) is type(y) and value.dtype == y.dtype, (value, y)
+    np.testing.assert_allclose(value, y, rtol=1e-6)
+    assert grad.dtype == np.float32
+
+
+@pytest.mark.parametrize("jit", [False, True], ids=["py", "jit"])
+def test_jvp_and_vjp_values_of_an_int64_argument(jit):
+    for n in (3, np.int64(3)):
+        y = m.ramp_vector(X32, n)
+        value, tangent = srcdiff.jvp(m.ramp_vector, jit=jit)(X32, n, np.ones(3, np.float32))
+        assert value.dtype == tangent.dtype == y.dtype
+        value, grad = srcdiff.vjp(m.ramp_vector, jit=jit)(X32, n, np.ones(3, np.float32))
+        assert value.dtype == y.dtype and grad.dtype == np.float32
+        np.testing.assert_allclose(value, y, rtol=1e-6)
