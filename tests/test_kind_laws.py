@@ -32,14 +32,16 @@ T = RNG.normal(size=(2, 3, 3))
 iv, im = np.array([0, 2, 1]), np.array([[1, 0], [2, 1]])
 bv, bm = np.array([True, False, True]), np.array([[True, False, False], [True, True, False]])
 L = np.linalg.cholesky(M)
+Z = np.array(-0.4)                             # (a 0-d array: its arithmetic gives numbers, NumPy's and Numba's)
 A2, B3 = np.array([[1.0, 2.0], [0.5, -1.0]]), np.array([[0.1, 0.2, 0.3], [0.4, 0.5, 0.6], [0.7, 0.8, 0.9]])
 
 KIND_CASES = {
     # operators (their records' law, ("operator", op), is the syntax's)
     "+": [("x + y", s, v), ("x + y", v, M), ("x + y", n, iv), ("x + y", iv, s), ("x + y", bv, bm),   # (of boolean
           ("x + y", True, bv), ("x + y", True, False)],   # arrays: booleans, as in Numba; of Python's bools: an int)
-    "-": [("x - y", v, M), ("x - y", n, iv), ("x - y", T, M)],
-    "*": [("x * y", s, M), ("x * y", iv, bv), ("x * y", n, n), ("x * y", bm, bv), ("x * y", bv, n)],
+    "-": [("x - y", v, M), ("x - y", n, iv), ("x - y", T, M), ("x - y", Z, Z), ("x - y", Z, v)],
+    "*": [("x * y", s, M), ("x * y", iv, bv), ("x * y", n, n), ("x * y", bm, bv), ("x * y", bv, n), ("x * y", Z, s),
+          ("x * y", n, Z)],
     "/": [("x / y", n, iv), ("x / y", n, n), ("x / y", v, M)],
     "**": [("x ** y", v, s), ("x ** y", s, n), ("x ** y", M, v)],
     "%": [("x % y", v, s), ("x % y", iv, n), ("x % y", n, n)],

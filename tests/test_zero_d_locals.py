@@ -209,3 +209,30 @@ def test_gradient_of_a_gradient_of_a_helper_writing_into_its_0d_argument_in_a_lo
     eps = 1e-6
     fd = (gradient_squared(0.7 + eps) - gradient_squared(0.7 - eps)) / (2 * eps)
     assert srcdiff.grad(gradient_squared, jit=jit)(0.7) == pytest.approx(fd, rel=1e-6)
+
+
+def bump_half(z, v):
+    z[...] = z * 0.5 + np.sin(v)
+    return np.sin(z[()]) + v
+
+
+def bumped_after_an_early_return(x, a):
+    for e in a:
+        if e > 5.0:
+            return x * 2.0
+    zd = np.ones((), dtype=float)
+    t = bump_half(zd, x)
+    return t + float(zd)
+
+
+@pytest.mark.parametrize("jit", [False, True], ids=["py", "jit"])
+def test_arithmetic_of_a_0d_array_is_a_number_in_a_branch(jit):
+    """`z * 0.5 + np.sin(v)` of a 0-d z is a number (NumPy's np.float64, Numba's float64), but its kind was a 0-d
+    array: after an early return (its statements in a branch), its placeholder np.zeros(()) did not unify with the
+    float Numba computed ('Cannot unify float64 and array(float64, 0d, C) for `z`', declined under jit: fuzz 1300065).
+    d/dx = cos(0.5 + sin x) cos x + 1 + cos x at x = 0.3."""
+    a = np.array([0.5, -0.2])
+    d = srcdiff.grad(bumped_after_an_early_return, jit=jit)(0.3, a)
+    c = np.cos(0.3)
+    assert d == pytest.approx(np.cos(0.5 + np.sin(0.3)) * c + 1.0 + c, rel=1e-12)
+    assert d == pytest.approx(numerical_grad(bumped_after_an_early_return, [0.3, a], 0), rel=1e-7)

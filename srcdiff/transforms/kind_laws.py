@@ -319,7 +319,12 @@ def operator_kind(op, a, b):
         dt = "b"   # (of boolean arrays, NumPy's and Numba's logical or / and; of Python's bools, ints: True + True)
     else:
         dt = "i" if dts <= {"i", "b"} else None
-    return matmul_kind(a, b) if op == "@" else broadcast([a, b], dt)
+    if op == "@":
+        return matmul_kind(a, b)
+    k = broadcast([a, b], dt)
+    # (of 0-d arrays and numbers, a number, NumPy's and Numba's: `z * 0.5 + np.sin(v)` of a 0-d z was taken for a 0-d
+    # array, and its placeholder np.zeros(()) did not unify with the float Numba computes, fuzz 1300065)
+    return Kind.scalar(dt) if is_array(k) and ndim(k) == 0 else k
 
 
 def _law_operator(args, e, kind_of, op):     # the records of + - * / ** % @ (binary) and neg, pos (unary)
