@@ -1518,3 +1518,34 @@ def test_reverse_over_a_restore_through_a_merged_name(h, jit):
     x, a = -0.98, np.array([0.5, -0.2])
     got = srcdiff.grad(h, wrt=1, jit=jit)(x, a.copy())
     np.testing.assert_allclose(got, numerical_grad(h, [x, a], 1), rtol=1e-6, atol=1e-8)
+
+
+# ---- reverse over a gradient whose function writes through a view of an array it wrote into ---------------------
+def write_through_a_view(x, M):
+    b = np.tanh(M) * 1.0
+    b[0, 0] = x * 1.5
+    v = np.atleast_3d(b)
+    v[0, 0, 0] = x * -1.2
+    return np.sum(np.sin(v) * v) + x * np.sum(v)
+
+
+_view_grad = srcdiff.grad(write_through_a_view, wrt=(0, 1))
+
+
+def view_penalty(x, M):
+    gx, gM = _view_grad(x, M)
+    return gx * gx + np.sum(gM * gM) + np.sum(gM * M)
+
+
+@pytest.mark.parametrize("jit", [False, True], ids=["py", "jit"])
+def test_reverse_over_a_gradient_restoring_an_array_after_its_view(jit):
+    """The gradient of a function that writes into b, then through a view of it, restores the view's element and
+    then b's (`vr26[0, 0, 0] = vr26_old`, then `vb24[0, 0] = vb24_old`) and reads b's shape (`rt.reshape_like(d_v,
+    b)`): reverse mode over it declined both as reads of b after the write through its view ('`vb24` shares memory
+    with `vr26`, which this assignment writes in place, and is read afterwards', nested fuzz seeds 1301022 and
+    1301024), though neither reads a value of b. Against central differences."""
+    rng = np.random.default_rng(2)
+    x, M = 0.7, rng.normal(size=(3, 3))
+    got = srcdiff.grad(view_penalty, wrt=(0, 1), jit=jit)(x, M.copy())
+    for k, g in enumerate(got):
+        np.testing.assert_allclose(g, numerical_grad(view_penalty, [x, M], k), rtol=1e-5, atol=1e-6)

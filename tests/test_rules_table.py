@@ -371,6 +371,18 @@ ENTRIES["rt.svd_vh_grad"] = ("rt.svd_vh_grad(x, np.linalg.svd(x, full_matrices=F
                              [((3, 2), (2, 2), (2, 2)), ((2, 3), (2, 3), (2, 3))])
 ENTRIES["rt.pinv_grad"] = ("rt.pinv_grad(x, np.linalg.pinv(x) + 0.1 * y, z)", "mrr",
                            [((3, 2), (2, 3), (2, 3)), ((2, 3), (3, 2), (3, 2))])
+# ... and the tangents of eigh, svd and pinv (reverse over jvp, and jvp of a jvp, through them): each argument
+# independent, as above (the tangent z is any matrix of a's shape; eigh's counts through its symmetric part)
+ENTRIES["rt.eigvalsh_jvp"] = ("rt.eigvalsh_jvp((x + x.T) / 2, y)", "sr", [((3, 3), (3, 3)), ((4, 4), (4, 4))])
+ENTRIES["rt.svdvals_jvp"] = ("rt.svdvals_jvp(x, y)", "mr", [((2, 3), (2, 3)), ((3, 2), (3, 2))])
+ENTRIES["rt.eigh_vectors_jvp"] = ("rt.eigh_vectors_jvp((x + x.T) / 2, np.linalg.eigh((x + x.T) / 2)[1] + 0.1 * y, z)",
+                                  "srr", [((3, 3), (3, 3), (3, 3))])
+ENTRIES["rt.svd_u_jvp"] = ("rt.svd_u_jvp(x, np.linalg.svd(x, full_matrices=False)[0] + 0.1 * y, z)", "mrr",
+                           [((3, 2), (3, 2), (3, 2)), ((2, 3), (2, 2), (2, 3))])
+ENTRIES["rt.svd_vh_jvp"] = ("rt.svd_vh_jvp(x, np.linalg.svd(x, full_matrices=False)[2] + 0.1 * y, z)", "mrr",
+                            [((3, 2), (2, 2), (3, 2)), ((2, 3), (2, 3), (2, 3))])
+ENTRIES["rt.pinv_jvp"] = ("rt.pinv_jvp(x, np.linalg.pinv(x) + 0.1 * y, z)", "mrr",
+                          [((3, 2), (2, 3), (3, 2)), ((2, 3), (3, 2), (2, 3))])
 
 # Helpers with a forward rule (jvp) but no reverse rule yet: forward over reverse (hvp, hessian,
 # jvp of a gradient) handles them; reverse over reverse declines them with a SrcdiffError

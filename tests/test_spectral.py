@@ -212,10 +212,6 @@ def test_unsymmetric_matrix_is_refused_when_differentiated(jit):
 _eigenvalue_jvp = srcdiff.jvp(sum_of_squared_eigenvalues)
 
 
-def jvp_of_eigenvalue_jvp(x):
-    return _eigenvalue_jvp(x, np.ones((3, 3)))[1]
-
-
 def eigenvectors_loss(x):
     a = (x + x.T) / 2
     return np.sum(np.linalg.eigh(a)[1][:, 0] ** 2 * np.arange(3.0))
@@ -237,21 +233,24 @@ def third_derivative_through_eigenvectors(x):
     return np.sum(g * g)
 
 
+def jvp_of_eigenvalue_penalty(x):
+    v, d = _eigenvalue_jvp(x, np.cos(np.arange(9.0)).reshape(3, 3))
+    return np.sin(v) * d + d * d
+
+
 def test_third_derivatives_decline_with_advice():
-    """The adjoint helpers have forward and reverse rules (a gradient-norm penalty through eigenvectors works,
-    test_reverse_over_a_gradient_through_vectors_and_pinv), but the helpers those rules call (*_jvp, *_curvature,
-    *_vjp_*) have none: a third derivative through them declines naming the helper, and so does one through the
-    tangent helpers (jvp of a jvp)."""
+    """The adjoint helpers and the tangent helpers (*_grad, *_jvp) have forward and reverse rules (a gradient-norm
+    penalty through eigenvectors works, test_reverse_over_a_gradient_through_vectors_and_pinv; so does reverse over
+    jvp, test_reverse_over_jvp_through_eigh_svd_pinv), but the helpers those rules call (*_curvature, *_vjp_*,
+    *_tangent) have none: a third derivative through them declines naming the helper."""
     x = np.diag([1.0, 2.0, 3.5]) + 0.1
     with pytest.raises(srcdiff.SrcdiffError, match=r"eigh_vectors_grad_vjp_a.*no differentiation rule"):
         srcdiff.grad(third_derivative_through_eigenvectors)(x)
     with pytest.raises(srcdiff.SrcdiffError, match=r"eigh_vectors_grad_vjp_a.*no differentiation rule"):
         srcdiff.hvp(grad_of_eigenvector_gradient)(x, np.eye(3))
-    with pytest.raises(srcdiff.SrcdiffError, match=r"eigvalsh_jvp.*no differentiation rule(.|\n)*hvp"):
-        srcdiff.jvp(jvp_of_eigenvalue_jvp)(np.diag([1.0, 2.0, 3.5]), np.eye(3))
-    # README (Transforms): any derivative of a function that calls jvp through eigvalsh, reverse mode too
-    with pytest.raises(srcdiff.SrcdiffError, match=r"eigvalsh_jvp.*no differentiation rule"):
-        srcdiff.grad(jvp_of_eigenvalue_jvp)(np.diag([1.0, 2.0, 3.5]))
+    # hvp of a function that calls jvp through eigvalsh: forward over the reverse rule of rt.eigvalsh_jvp
+    with pytest.raises(srcdiff.SrcdiffError, match=r"eigvalsh_curvature.*no differentiation rule"):
+        srcdiff.hvp(jvp_of_eigenvalue_penalty)(np.diag([1.0, 2.0, 3.5]), np.eye(3))
 
 
 # ---- reverse over a gradient through singular values: rt.svdvals_grad's reverse rule (h29c) -------------------
@@ -390,3 +389,69 @@ def test_jacobian_of_the_gradient_in_both_modes(f, shape):
     ref = (g(x + 1e-6 * v) - g(x - 1e-6 * v)) / 2e-6
     got = np.tensordot(rows, v, axes=2)
     np.testing.assert_allclose(got, ref, rtol=1e-5, atol=1e-6 * max(1.0, np.max(np.abs(ref))))
+
+
+# ---- reverse over jvp (and jvp of a jvp) through eigh, svd and pinv: the rules of their tangent helpers ----------
+def _tangent_of(x):
+    return np.cos(np.arange(x.size, dtype=float)).reshape(x.shape) * x
+
+
+_eigh_jvp = srcdiff.jvp(eigenvector_uses, wrt=0)
+_svd_jvp = srcdiff.jvp(singular_vector_uses, wrt=0)
+_svdvals_jvp = srcdiff.jvp(spectral_loss)
+_eigvalsh_jvp = srcdiff.jvp(eigenvalue_loss)
+_pinv_jvp = srcdiff.jvp(pinv_uses, wrt=0)
+
+
+def eigh_jvp_penalty(x, b):
+    v, d = _eigh_jvp(x, b, _tangent_of(x))
+    return np.sin(v) * d + d * d
+
+
+def svd_jvp_penalty(x, b):
+    v, d = _svd_jvp(x, b, _tangent_of(x) + b)
+    return np.sin(v) * d + d * d
+
+
+def singular_value_jvp_penalty(x, b):
+    v, d = _svdvals_jvp(x, b)
+    return np.sin(v) * d + d * d
+
+
+def eigenvalue_jvp_penalty(x, b):
+    v, d = _eigvalsh_jvp(x, b)
+    return np.sin(v) * d + d * d
+
+
+def pinv_jvp_penalty(x, b):
+    v, d = _pinv_jvp(x, b, _tangent_of(x))
+    return np.sin(v) * d + d * d
+
+
+JVP_PENALTIES = [(eigh_jvp_penalty, [(4, 4), (4, 4)]), (svd_jvp_penalty, [(5, 3), (5, 3)]),
+                 (svd_jvp_penalty, [(3, 5), (3, 5)]), (singular_value_jvp_penalty, [(4, 3), (4, 3)]),
+                 (eigenvalue_jvp_penalty, [(4, 4), (4, 4)]), (pinv_jvp_penalty, [(4, 3), (4, 2)]),
+                 (pinv_jvp_penalty, [(2, 3), (2, 2)])]
+JVP_PENALTY_IDS = [f"{f.__name__}-{shapes[0][0]}x{shapes[0][1]}" for f, shapes in JVP_PENALTIES]
+
+
+@pytest.mark.parametrize("jit", BACKENDS)
+@pytest.mark.parametrize("f, shapes", JVP_PENALTIES, ids=JVP_PENALTY_IDS)
+def test_reverse_over_jvp_through_eigh_svd_pinv(f, shapes, jit):
+    """grad of a function of the pair jvp gives through eigh (eigenvalues and eigenvectors), svd (U, s, Vh) and pinv,
+    w.r.t. the matrix and the argument the tangent is made of, against central differences: the reverse rules of
+    rt.eigvalsh_jvp, rt.eigh_vectors_jvp, rt.svdvals_jvp, rt.svd_u_jvp, rt.svd_vh_jvp and rt.pinv_jvp (declined
+    before, 'call to srcdiff.runtime.spectral.eigvalsh_jvp ... which has no differentiation rule', the nested fuzzer's
+    two documented declines); and jvp of the same function (their forward rules) against central differences."""
+    rng = np.random.default_rng(5)
+    args = [_matrix(rng, shapes[0]), rng.normal(size=shapes[1])]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        check_grad(f, args, wrt=(0, 1), jit=jit, rtol=1e-5, atol=1e-6)
+        if not jit:
+            tangents = (rng.normal(size=shapes[0]), rng.normal(size=shapes[1]))
+            value, d = srcdiff.jvp(f, wrt=(0, 1))(*args, tangents)
+            at = lambda t: f(*[a + t * da for a, da in zip(args, tangents)])  # noqa: E731
+            ref = (at(1e-6) - at(-1e-6)) / 2e-6
+            np.testing.assert_allclose(value, f(*args), rtol=1e-12, atol=1e-12)
+            np.testing.assert_allclose(d, ref, rtol=1e-5, atol=1e-6 * max(1.0, abs(ref)))

@@ -259,8 +259,9 @@ R("rt.logdet_grad", [rt.logdet_grad], "a", "-rt.dot(ans, rt.dot(np.transpose(g),
 # ---- eigh / svd / pinv / kron adjoints (runtime/spectral.py) --------------------------------------------------
 # The adjoints of eigh, svd and pinv are linear in their last argument v (the output's adjoint); their tangents
 # add the helper at dv and its derivative along the other arguments (*_tangent, *_curvature). Forward over reverse
-# and reverse rules (a gradient-norm penalty through them: tests/test_spectral.py); the tangent helpers (*_jvp,
-# *_tangent, *_curvature, *_vjp_*) have no rule of their own, so a third derivative through them declines.
+# and reverse rules (a gradient-norm penalty through them: tests/test_spectral.py), as the tangents (*_jvp, below)
+# have; the helpers those rules call (*_tangent, *_curvature, *_vjp_*) have no rule of their own, so a third
+# derivative through them declines.
 # eigvalsh_grad(a, v) = V diag(v) Vᵀ is the gradient of φ(a) = Σ v_i λ_i(a) over symmetric perturbations: its
 # curvature V (Q ∘ Vᵀ sym(da) V) Vᵀ (Q symmetric) is self-adjoint, so the adjoint of a is the curvature applied to g;
 # the adjoint of v is diag(Vᵀ g V), eigvalsh's tangent at g (as svdvals_grad's below)
@@ -289,6 +290,28 @@ R("rt.svd_vh_grad", [rt.svd_vh_grad], "a, vh, v", "rt.svd_vh_grad_vjp_a(a, vh, v
 R("rt.pinv_grad", [rt.pinv_grad], "a, p, v", "rt.pinv_grad_vjp_a(a, p, v, g)", "rt.pinv_grad_vjp_p(a, p, v, g)",
   "rt.pinv_jvp(a, p, g)", kind=("of_matrix", 2),
   jvp="rt.pinv_grad(a, p, dv) + rt.pinv_grad_tangent(a, p, v, da, dp)")
+# The tangents of eigh, svd and pinv (the rules' jvps above, and numpy_rules'), for reverse over jvp: each *_jvp is
+# linear in its tangent t and the transpose of the matching adjoint helper (<g, X_jvp(a, u, t)> = <X_grad(a, u, g), t>
+# for any a and u), so the adjoint of t is X_grad(a, u, g) and those of a and u are X_grad's own reverse rules with
+# t as its output's adjoint; eigvalsh_jvp and svdvals_jvp are the derivatives of φ(a) = Σ g_i λ_i(a) (s_i(a)), whose
+# Hessian is self-adjoint: the adjoint of a is the curvature at g along t. Their tangents along a and u are the
+# *_jvp_tangent helpers (which have no rule of their own: a third derivative through them declines)
+R("rt.eigvalsh_jvp", [rt.eigvalsh_jvp], "a, t", "rt.eigvalsh_curvature(a, g, t)", "rt.eigvalsh_grad(a, g)",
+  kind=("of_matrix", 1), jvp="rt.eigvalsh_jvp(a, dt) + rt.eigvalsh_jvp_tangent(a, t, da)")
+R("rt.svdvals_jvp", [rt.svdvals_jvp], "a, t", "rt.svdvals_curvature(a, g, t)", "rt.svdvals_grad(a, g)",
+  kind=("of_matrix", 1), jvp="rt.svdvals_jvp(a, dt) + rt.svdvals_jvp_tangent(a, t, da)")
+R("rt.eigh_vectors_jvp", [rt.eigh_vectors_jvp], "a, u, t", "rt.eigh_vectors_grad_vjp_a(a, u, g, t)",
+  "rt.eigh_vectors_grad_vjp_v(a, u, g, t)", "rt.eigh_vectors_grad(a, u, g)", kind=("of_matrix", 2),
+  jvp="rt.eigh_vectors_jvp(a, u, dt) + rt.eigh_vectors_jvp_tangent(a, u, t, da, du)")
+R("rt.svd_u_jvp", [rt.svd_u_jvp], "a, u, t", "rt.svd_u_grad_vjp_a(a, u, g, t)", "rt.svd_u_grad_vjp_u(a, u, g, t)",
+  "rt.svd_u_grad(a, u, g)", kind=("of_matrix", 2),
+  jvp="rt.svd_u_jvp(a, u, dt) + rt.svd_u_jvp_tangent(a, u, t, da, du)")
+R("rt.svd_vh_jvp", [rt.svd_vh_jvp], "a, vh, t", "rt.svd_vh_grad_vjp_a(a, vh, g, t)",
+  "rt.svd_vh_grad_vjp_vh(a, vh, g, t)", "rt.svd_vh_grad(a, vh, g)", kind=("of_matrix", 2),
+  jvp="rt.svd_vh_jvp(a, vh, dt) + rt.svd_vh_jvp_tangent(a, vh, t, da, dvh)")
+R("rt.pinv_jvp", [rt.pinv_jvp], "a, p, t", "rt.pinv_grad_vjp_a(a, p, g, t)", "rt.pinv_grad_vjp_p(a, p, g, t)",
+  "rt.pinv_grad(a, p, g)", kind=("of_matrix", 2),
+  jvp="rt.pinv_jvp(a, p, dt) + rt.pinv_jvp_tangent(a, p, t, da, dp)")
 # kron_grad_a(v, a, b) sums v's blocks against b (a gives the shape only), kron_grad_b(v, a, b) against a: each is
 # bilinear, and its adjoints are rt.kron (np.kron) and the other helper
 R("rt.kron_grad_a", [rt.kron_grad_a], "v, a, b", "rt.kron(g, b)", ZERO, "rt.kron_grad_b(v, g, b)",

@@ -53,7 +53,8 @@ from .spectral import (eigh_vectors, eigh_vectors_grad, eigh_vectors_grad_tangen
                        pinv_jvp, svd_u, svd_u_full, svd_u_grad, svd_u_grad_tangent, svd_u_grad_vjp_a,
                        svd_u_grad_vjp_u, svd_u_jvp, svd_vh, svd_vh_full, svd_vh_grad, svd_vh_grad_tangent,
                        svd_vh_grad_vjp_a, svd_vh_grad_vjp_vh, svd_vh_jvp, svdvals, svdvals_curvature, svdvals_grad,
-                       svdvals_jvp)
+                       svdvals_jvp, eigvalsh_jvp_tangent, eigh_vectors_jvp_tangent, svdvals_jvp_tangent,
+                       svd_u_jvp_tangent, svd_vh_jvp_tangent, pinv_jvp_tangent)
 from .tapes import (checkpoint_every, get_row, halve, put_row, read_only_stack_of, row_tape,  # noqa: E402,F401
                     segments, stack_of)  # (tapes, checkpoints)
 from .logdomain import (exp_shifted, table_at, logsumexp_matvec, logsumexp_matvec_adjoints,  # noqa: E402

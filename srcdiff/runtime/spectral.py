@@ -33,7 +33,9 @@ __all__ = ["eigh_vectors", "eigvalsh_grad", "eigvalsh_jvp", "eigvalsh_curvature"
            "svd_vh_full", "svdvals_grad", "svdvals_jvp", "svdvals_curvature", "svd_u_grad", "svd_u_jvp",
            "svd_u_grad_tangent", "svd_u_grad_vjp_a", "svd_u_grad_vjp_u", "svd_vh_grad", "svd_vh_jvp",
            "svd_vh_grad_tangent", "svd_vh_grad_vjp_a", "svd_vh_grad_vjp_vh", "pinv_grad", "pinv_jvp", "pinv_grad_tangent",
-           "pinv_grad_vjp_a", "pinv_grad_vjp_p", "kron", "kron_grad_a", "kron_grad_b"]
+           "pinv_grad_vjp_a", "pinv_grad_vjp_p", "eigvalsh_jvp_tangent", "eigh_vectors_jvp_tangent",
+           "svdvals_jvp_tangent", "svd_u_jvp_tangent", "svd_vh_jvp_tangent", "pinv_jvp_tangent", "kron", "kron_grad_a",
+           "kron_grad_b"]
 
 
 # ---- shared pieces -----------------------------------------------------------------------------------
@@ -173,6 +175,15 @@ def eigvalsh_curvature(a, v, da):
 
 
 @register_jitable
+def eigvalsh_jvp_tangent(a, t, da):
+    """Tangent of eigvalsh_jvp(a, t) = diag(Vᵀ t V) along da (t fixed): diag(dVᵀ t V + Vᵀ t dV) with dV the
+    eigenvectors' tangent along da (distinct eigenvalues; nan where they repeat)."""
+    w, V = _eigh(a)
+    dV = eigh_vectors_jvp(a, V, da)
+    return _colsum(dV * dot(t, V)) + _colsum(V * dot(t, dV))
+
+
+@register_jitable
 def eigh_vectors_grad(a, V, g):
     """Adjoint of a in V = eigh(a)[1]: V sym(F(w) ∘ Vᵀg) Vᵀ, w = diag(Vᵀ a V) (inf/nan at repeated w)."""
     _check_symmetric(a)
@@ -203,6 +214,22 @@ def eigh_vectors_grad_tangent(a, V, g, da, dV):
     dM = _sym(_dgaps(F, dw) * X + F * dot(_t(dVc), g))
     VM = dot(Vc, M)
     return dot(dot(dVc, M), _t(Vc)) + dot(VM, _t(dVc)) + dot(dot(Vc, dM), _t(Vc))
+
+
+@register_jitable
+def eigh_vectors_jvp_tangent(a, V, t, da, dV):
+    """Tangent of eigh_vectors_jvp(a, V, t) = V (F ∘ Y), Y = Vᵀ sym(t) V, F = F(w), w = diag(Vᵀ a V), along da and
+    dV (t fixed): dV (F ∘ Y) + V (dF ∘ Y + F ∘ (dVᵀ S V + Vᵀ S dV)), S = sym(t)."""
+    _check_symmetric(a)
+    Vc, dVc = _c(V), _c(dV)
+    S = _sym(t)
+    w = _rayleigh(a, Vc)
+    dw = _colsum(dVc * dot(a, Vc)) + _colsum(Vc * dot(da, Vc)) + _colsum(Vc * dot(a, dVc))
+    F = _gaps(w)
+    SV = dot(S, Vc)
+    Y = dot(_t(Vc), SV)
+    dY = dot(_t(dVc), SV) + dot(_t(Vc), dot(S, dVc))
+    return dot(dVc, F * Y) + dot(Vc, _dgaps(F, dw) * Y + F * dY)
 
 
 @register_jitable
@@ -328,6 +355,16 @@ def svdvals_curvature(a, v, da):
 
 
 @register_jitable
+def svdvals_jvp_tangent(a, t, da):
+    """Tangent of svdvals_jvp(a, t) = diag(Uᵀ t V) along da (t fixed): diag(dUᵀ t V + Uᵀ t dV) with dU, dV the
+    singular vectors' tangents along da (distinct nonzero singular values; inf/nan where they repeat or vanish)."""
+    U, s, Vh = _svd(a)
+    dU = svd_u_jvp(a, U, da)
+    dV = _t(svd_vh_jvp(a, Vh, da))
+    return _colsum(dU * dot(t, _t(Vh))) + _colsum(U * dot(t, dV))
+
+
+@register_jitable
 def svd_u_grad(a, U, g):
     """Adjoint of a in U = svd(a)[0] (thin): U (F ∘ (UᵀḠ - ḠᵀU)) S Vh + (I - UUᵀ) Ḡ S⁻¹ Vh, F = F(s²),
     computed as (U (F ∘ (X - Xᵀ)) + (Ḡ - UX) S⁻²) Uᵀa with X = UᵀḠ and s² = the row sums of (Uᵀa)²."""
@@ -371,6 +408,26 @@ def svd_u_grad_tangent(a, U, g, da, dU):
     return dot(dL, B) + dot(L, dB)
 
 
+@register_jitable
+def svd_u_jvp_tangent(a, U, t, da, dU):
+    """Tangent of svd_u_jvp(a, U, t) = U (F ∘ (Y + Yᵀ)) + (Z - UY) S⁻² along da and dU (t fixed), where B = Uᵀa,
+    s² = rowsum(B²), Z = t Bᵀ, Y = UᵀZ, F = F(s²): the product rule through each of them."""
+    Uc, dUc = _c(U), _c(dU)
+    B = dot(_t(Uc), a)
+    dB = dot(_t(dUc), a) + dot(_t(Uc), da)
+    s2 = _rowsum(B * B)
+    ds2 = 2.0 * _rowsum(B * dB)
+    F = _gaps(s2)
+    Z = dot(t, _t(B))
+    dZ = dot(t, _t(dB))
+    Y = dot(_t(Uc), Z)
+    dY = dot(_t(dUc), Z) + dot(_t(Uc), dZ)
+    K, dK = Y + _t(Y), dY + _t(dY)
+    R = Z - dot(Uc, Y)
+    dR = dZ - dot(dUc, Y) - dot(Uc, dY)
+    return dot(dUc, F * K) + dot(Uc, _dgaps(F, ds2) * K + F * dK) + dR / s2 - R * ds2 / (s2 * s2)
+
+
 # Vh of a is Uᵀ of aᵀ (with the same signs): its helpers are U's on the transposes
 @register_jitable
 def svd_vh_grad(a, Vh, g):
@@ -389,6 +446,12 @@ def svd_vh_jvp(a, Vh, da):
 def svd_vh_grad_tangent(a, Vh, g, da, dVh):
     """Tangent of svd_vh_grad(a, Vh, g) along da and dVh: svd_u_grad_tangent on the transposes."""
     return _t(svd_u_grad_tangent(_t(a), _t(Vh), _t(g), _t(da), _t(dVh)))
+
+
+@register_jitable
+def svd_vh_jvp_tangent(a, Vh, t, da, dVh):
+    """Tangent of svd_vh_jvp(a, Vh, t) along da and dVh: svd_u_jvp_tangent on the transposes."""
+    return _t(svd_u_jvp_tangent(_t(a), _t(Vh), _t(t), _t(da), _t(dVh)))
 
 
 @register_jitable
@@ -482,6 +545,20 @@ def pinv_grad_tangent(a, p, g, da, dp):
     d3 = (dot(dot(dot(dpt, pc) + dot(pt, dpc), gt), In_pa)
           - dot(dot(ptp, gt), dot(dpc, a) + dot(pc, da)))
     return d1 + d2 + d3
+
+
+@register_jitable
+def pinv_jvp_tangent(a, p, t, da, dp):
+    """Tangent of pinv_jvp(a, p, t) = -p t p + t2 - t2 a p + t3 - p a t3 (t2 = p pᵀ tᵀ, t3 = tᵀ pᵀ p) along da and
+    dp (t fixed): the product rule through each term."""
+    pc, dpc, tt = _c(p), _c(dp), _t(t)
+    ppt, ptp = dot(pc, _t(pc)), dot(_t(pc), pc)
+    t2, t3 = dot(ppt, tt), dot(tt, ptp)
+    dt2 = dot(dot(dpc, _t(pc)) + dot(pc, _t(dpc)), tt)
+    dt3 = dot(tt, dot(_t(dpc), pc) + dot(_t(pc), dpc))
+    ap, pa = dot(a, pc), dot(pc, a)
+    return (-dot(dot(dpc, t), pc) - dot(dot(pc, t), dpc) + dt2 - dot(dt2, ap) - dot(t2, dot(da, pc) + dot(a, dpc))
+            + dt3 - dot(pa, dt3) - dot(dot(dpc, a) + dot(pc, da), t3))
 
 
 @register_jitable

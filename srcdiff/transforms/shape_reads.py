@@ -28,7 +28,7 @@ def ssa_copy(s):
 # view's shape is its own (a write in place changes values, not shapes)
 SHAPE_READS = {"rt.zeros_like": (0,), "np.zeros_like": (0,), "np.ones_like": (0,), "np.empty_like": (0,),
                 "np.shape": (0,), "np.ndim": (0,), "np.size": (0,), "len": (0,), "rt.unbroadcast": (1,),
-                "rt.sum_grad": (1,), "rt.mean_grad": (1,), "rt.broadcast_to_like": (1,)}
+                "rt.sum_grad": (1,), "rt.mean_grad": (1,), "rt.broadcast_to_like": (1,), "rt.reshape_like": (1,)}
 SHAPE_ATTRS = frozenset({"shape", "ndim", "size", "dtype"})
 
 
