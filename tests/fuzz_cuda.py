@@ -56,7 +56,9 @@ DEVICE_FEATURES = ("for", "while", "break", "return", "elif", "continue", "augas
                    "intbool", "carried", "mathmod", "globals", "inplace", "loops2", "where", "maximum", "unpack",
                    "computed", "sumarr", "kwentry", "printassert", "walrus", "rows2d",
                    # README: tuple and list arguments, one kernel argument per element (in_axes whole or per element)
-                   "tupleargs")
+                   "tupleargs",
+                   # casts to float64 (`.astype(np.float64)`, `.astype(float)`, of a condition): computed as they are
+                   "astype")
 
 # features whose programs srcdiff.cuda declines by design, left out of the CUDA oracles' programs
 HOST_ONLY = {"dictargs": "srcdiff.cuda takes numbers, arrays, and tuples or lists of them: a dict argument is declined"}

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..rules import RULES, cuda_templates
+from ..transforms.purity import WRITES_INTO
 
 OVERFLOW = 1      # status codes the entry returns (0: ok): a loop ran past its fixed-size tape
 ASSERTION = 2     # an `assert` of the user's failed for the example
@@ -157,6 +158,155 @@ def broadcast_shapes(a, b):
             raise ValueError(f"shapes {a} and {b} do not broadcast")
         out.append(max(x, y))
     return tuple(out)
+
+
+def index_lists(fn) -> dict:
+    """{name: its integers} of the names `fn` binds once, to an array of integers written out (`idx = np.array((0, 2,
+    -1))`: an index list of the user's, `x[[0, 2, -1]]`, which generated code names), and never writes into, rebinds
+    or passes to a call that may write into it: the device reads them as constants where they index an array (ExpressionLowering._view)."""
+    bound, out = {}, {}
+    for st in ast.walk(fn):
+        if isinstance(st, (ast.Assign, ast.AugAssign, ast.AnnAssign, ast.For, ast.With, ast.NamedExpr)):
+            targets = st.targets if isinstance(st, ast.Assign) else [getattr(st, "target", None)] + \
+                [i.optional_vars for i in getattr(st, "items", [])]
+            for t in targets:
+                for n in ast.walk(t) if t is not None else ():
+                    if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store):
+                        bound[n.id] = bound.get(n.id, 0) + 1
+                        if isinstance(st, ast.Assign) and t is n and len(st.targets) == 1:
+                            out.setdefault(n.id, _int_literal(st.value))
+                    elif isinstance(n, ast.Subscript) and isinstance(n.value, ast.Name):
+                        bound[n.value.id] = 2       # (written into)
+    for arg in fn.args.args:
+        bound[arg.arg] = 2
+    for c in ast.walk(fn):      # (a helper may write into its argument, and so may the runtime's WRITES_INTO)
+        name = dotted(c.func) if isinstance(c, ast.Call) else None
+        if name is None:
+            continue
+        writes = c.args[:1] if name in WRITES_INTO else [] if name.split(".")[0] in ("np", "rt", "math") else c.args
+        for a in writes:
+            for n in ast.walk(a):
+                if isinstance(n, ast.Name):
+                    bound[n.id] = 2
+    return {k: v for k, v in out.items() if v is not None and bound.get(k) == 1}
+
+
+def _int_literal(e):
+    """The integers of `np.array((0, 2, -1))` / `rt.array(...)` (a flat tuple or list of integer constants), else None."""
+    if not (isinstance(e, ast.Call) and dotted(e.func) in ARRAY_LITERALS and len(e.args) == 1 and not e.keywords
+            and isinstance(e.args[0], (ast.Tuple, ast.List)) and e.args[0].elts):
+        return None
+    try:
+        values = [ast.literal_eval(x) for x in e.args[0].elts]
+    except ValueError:
+        return None
+    return values if all(type(v) is int for v in values) else None
+
+
+def indexed(call, ctx=None):
+    """`a[idx]` of the runtime's `rt.written(a, idx)` / `rt.index_add(a, idx, g)` (reverse mode's read of what
+    `a[idx] = v` wrote, and np.add.at(a, idx, g)), its `slice(lo, hi, step)` calls written as slices again; None where
+    `a` is not a name."""
+    a, idx = call.args[0], call.args[1]
+    if not isinstance(a, ast.Name):
+        return None
+
+    def part(x):
+        if isinstance(x, ast.Call) and dotted(x.func) == "slice" and not x.keywords and len(x.args) <= 3:
+            bounds = [None if is_none(b) else b for b in x.args]
+            if len(bounds) == 1:
+                bounds = [None] + bounds
+            bounds += [None] * (3 - len(bounds))
+            return ast.Slice(*bounds)
+        return x
+    index = ast.Tuple([part(x) for x in idx.elts], ast.Load()) if isinstance(idx, ast.Tuple) else part(idx)
+    return ast.copy_location(ast.Subscript(a, index, ctx or ast.Load()), call)
+
+
+CAST_CALLS = ("rt.astype", "rt.cast", "np.asarray")    # x.astype(t), np.asarray(x, dtype=t), ... (resolve.py)
+CAST_ADVICE = ("device code computes in float64 and int64: cast to np.float64 / float, np.int64 / int or bool, or cast "
+               "on the host and pass the result in")
+
+
+def cast_kind(e):
+    """The kind ("f", "i" or "b") of the dtype `e` names (np.float64, float, "float64", np.int64, int, bool, ...)
+    where device code computes in it exactly (float64, int64, bool), else None (float32, int8, complex, a dtype
+    known at run time only: the device would round or wrap otherwise than NumPy)."""
+    if isinstance(e, ast.Attribute) and isinstance(e.value, ast.Name) and e.value.id in ("np", "numpy"):
+        obj = getattr(np, e.attr, None)
+    elif isinstance(e, ast.Name) and e.id in ("float", "int", "bool"):
+        obj = {"float": float, "int": int, "bool": bool}[e.id]
+    elif isinstance(e, ast.Constant) and isinstance(e.value, str):
+        obj = e.value
+    else:
+        return None
+    try:
+        dt = np.dtype(obj)
+    except TypeError:
+        return None
+    return {np.dtype(np.float64): "f", np.dtype(np.int64): "i", np.dtype(np.bool_): "b"}.get(dt)
+
+
+# NumPy's calls that reorder an array's axes, and their parameters after the array (srcdiff's x.mT is
+# np.swapaxes(x, -1, -2), x.T and rt.transpose np.transpose of no axes)
+AXES_ORDER_CALLS = {"np.transpose": ("axes",), "rt.transpose": ("axes",), "np.swapaxes": ("axis1", "axis2"),
+                    "np.moveaxis": ("source", "destination"), "rt.transpose_grad": ("axes",)}
+
+
+def axes_order(e, ndim: int):
+    """The axes of x in the order `e` = np.transpose(x, axes) / np.swapaxes(x, a1, a2) / np.moveaxis(x, s, d) /
+    rt.transpose_grad(x, axes) lists them (result axis k is x's axis order[k]), its axes constants; raises
+    ValueError naming what is not."""
+    name = dotted(e.func)
+    params = AXES_ORDER_CALLS[name]
+    given = dict(zip(params, e.args[1:]))
+    given.update({k.arg: k.value for k in e.keywords if k.arg in params})
+    values = {}
+    for k, v in given.items():
+        try:
+            values[k] = ast.literal_eval(v)
+        except ValueError:
+            raise ValueError(f"axes that are not constants ({name}(..., {k}={ast.unparse(v)}))") from None
+
+    def axis(a):
+        if not isinstance(a, int) or isinstance(a, bool) or not -ndim <= a < max(ndim, 1):
+            raise ValueError(f"the axis {a!r} of an array of {ndim} dimensions ({name})")
+        return a % ndim if ndim else 0
+
+    order = list(range(ndim))
+    if name == "rt.transpose_grad":     # (np.transpose(x, axes)'s adjoint: the inverse permutation)
+        axes = values.get("axes")
+        if axes is None:
+            return order[::-1]
+        forward = [axis(a) for a in (axes if isinstance(axes, (tuple, list)) else (axes,))]
+        if sorted(forward) != order:
+            raise ValueError(f"axes {axes!r} that are not a permutation of an array of {ndim} dimensions")
+        return sorted(order, key=lambda k: forward[k])
+    if name in ("np.transpose", "rt.transpose"):
+        axes = values.get("axes")
+        if axes is None:
+            return order[::-1]
+        order = [axis(a) for a in (axes if isinstance(axes, (tuple, list)) else (axes,))]
+        if sorted(order) != list(range(ndim)):
+            raise ValueError(f"axes {axes!r} that are not a permutation of an array of {ndim} dimensions")
+        return order
+    if name == "np.swapaxes":
+        if len(values) != 2:
+            raise ValueError("np.swapaxes of fewer than two axes")
+        i, j = axis(values["axis1"]), axis(values["axis2"])
+        order[i], order[j] = order[j], order[i]
+        return order
+    if len(values) != 2:
+        raise ValueError("np.moveaxis without a source and a destination")
+    src, dst = values["source"], values["destination"]
+    src = [axis(a) for a in (src if isinstance(src, (tuple, list)) else (src,))]
+    dst = [axis(a) for a in (dst if isinstance(dst, (tuple, list)) else (dst,))]
+    if len(src) != len(dst) or len(set(src)) != len(src) or len(set(dst)) != len(dst):
+        raise ValueError("np.moveaxis of source and destination axes that do not pair up")
+    order = [n for n in range(ndim) if n not in src]
+    for d, s_ in sorted(zip(dst, src)):
+        order.insert(d, s_)
+    return order
 
 
 @dataclass

@@ -5,9 +5,9 @@ import ast
 import re
 
 from .spelling import quoted
-from .common import (EMPTY_REDUCTION, ARRAY_LITERALS, BINARY, BINOPS, BOOL_INDEX_ADVICE, COMPARISONS, FANCY_ADVICE,
-                     SLICE_ADVICE, REDUCTION_GRADS, REDUCTIONS,
-                     TERNARY, UNARY, UNARYOPS, dotted, module_constant, none_test, flat_index, indent,
+from .common import (AXES_ORDER_CALLS, CAST_CALLS, EMPTY_REDUCTION, ARRAY_LITERALS, BINARY, BINOPS, BOOL_INDEX_ADVICE,
+                     COMPARISONS, FANCY_ADVICE, SLICE_ADVICE, REDUCTION_GRADS, REDUCTIONS,
+                     TERNARY, UNARY, UNARYOPS, axes_order, dotted, indexed, module_constant, none_test, flat_index, indent,
                      nonnegative_loop_names, number, size, unravel)
 
 
@@ -89,7 +89,10 @@ class ExpressionLowering:
         return flat_index(ix, shape)
 
     def _view(self, e, base_shape, idx):
-        """Shape of base[...] and, given result indices idx, the base's full index list."""
+        """Shape of base[...] and, given result indices idx, the base's full index list. One index of the
+        subscript may be a list of integers written out (index_lists: `v[[2, 0]]`, `M[:, [0, 2]]`), whose axis
+        stands where NumPy puts it: in its place where the integers indexing other axes are next to it, else
+        first (`T[0, :, [1, 2]]` has shape (2, n))."""
         sl = e.slice
         elts = list(sl.elts) if isinstance(sl, ast.Tuple) else [sl]
         ellipses = [k for k, x in enumerate(elts) if isinstance(x, ast.Constant) and x.value is Ellipsis]
@@ -99,6 +102,12 @@ class ExpressionLowering:
         if len(elts) > len(base_shape):
             raise ValueError("too many indices")
         elts += [ast.Slice(None, None, None)] * (len(base_shape) - len(elts))
+        lists = [k for k, x in enumerate(elts) if isinstance(x, ast.Name) and x.id in self.index_lists]
+        at = None       # (the result axis of the list's)
+        if len(lists) == 1:
+            taken = [k for k, x in enumerate(elts) if not isinstance(x, ast.Slice)]
+            next_to = taken == list(range(taken[0], taken[-1] + 1))
+            at = sum(isinstance(x, ast.Slice) for x in elts[:taken[0]]) if next_to else 0
         shape, full, r = [], [], 0
         for d, (x, n) in enumerate(zip(elts, base_shape)):
             if isinstance(x, ast.Slice):
@@ -111,10 +120,13 @@ class ExpressionLowering:
                                  "(its length would change from example to example)", SLICE_ADVICE)
                 rng = range(n)[slice(start, stop, step)]
                 shape.append(len(rng))
+                ra = r if at is None or r < at else r + 1
                 if idx is not None:
-                    i = idx[r] if r < len(idx) else "0"
+                    i = idx[ra] if ra < len(idx) else "0"
                     full.append(f"({rng.start} + {rng.step} * {i})" if (rng.start, rng.step) != (0, 1) else i)
                 r += 1
+            elif at is not None and d == lists[0]:
+                full.append(self._listed(e, x, n, idx, at))
             else:
                 if isinstance(x, (ast.Constant, ast.UnaryOp)) and not isinstance(x, ast.Slice):
                     c = self._const_int(x)
@@ -135,7 +147,38 @@ class ExpressionLowering:
                         # a computed index may be negative (`a[i - 1]` at i = 0): it counts from the end, as
                         # in Python (a flat buffer would read another row, or before the buffer)
                         full.append(self._from_end(x, v, n))
+        if at is not None:
+            shape.insert(at, len(self.index_lists[elts[lists[0]].id]))
         return tuple(shape), full
+
+    def once_each(self, e, what: str):
+        """The subscript `e`, declined where its index list names an element twice (`v[[0, 0]]`): NumPy's write
+        there keeps the later value, whose adjoint alone is nonzero (rt.written), and its `+=` adds once."""
+        sl = e.slice
+        for x in (sl.elts if isinstance(sl, ast.Tuple) else [sl]):
+            if isinstance(x, ast.Name) and x.id in self.index_lists:
+                n = self.info(e.value)[0]
+                values = self.index_lists[x.id]
+                axis = (sl.elts.index(x) if isinstance(sl, ast.Tuple) else 0)
+                if n and axis < len(n) and len({v % n[axis] for v in values}) < len(values):
+                    self.fail(e, f"{what} through an index list that names an element twice: {self.quoted(e)}",
+                              "write each element once (NumPy keeps the later of two writes to one element)")
+        return e
+
+    def _listed(self, e, x, n: int, idx, at: int) -> str:
+        """The index text, along an axis of n elements, of the list of integers `x` names (index_lists) at the result
+        index idx[at]: the element of x's local array, from the end where negative; an integer out of range (NumPy
+        raises IndexError) is declined."""
+        values = self.index_lists[x.id]
+        bad = [v for v in values if not -n <= v < n]
+        if bad:
+            self.fail(x, f"the index {bad[0]} of {self.quoted(e)} is out of range for an axis of {n} elements "
+                         "(NumPy raises IndexError)", FANCY_ADVICE)
+        if idx is None:
+            return "0"
+        i = idx[at] if at < len(idx) else "0"
+        item = self.storage[x.id].at(i)
+        return f"({item} + {n} * ({item} < 0))" if min(values) < 0 else item
 
     def quoted(self, e) -> str:
         """The subscript `e` as the user wrote it (spelling.quoted)."""
@@ -317,10 +360,24 @@ class ExpressionLowering:
         if name == "np.shape" and len(a) == 1:     # (fixed when the kernel is specialised: a backward loop's test
             s = self.info(a[0])[0] or ()          # whether an adjoint changed shape between iterations)
             return [], "(" + ", ".join(map(str, s)) + ("," if len(s) == 1 else "") + ")"
-        if name in ("np.transpose", "rt.transpose"):
-            if len(a) > 1 and not (isinstance(a[1], ast.Constant) and a[1].value is None):
-                self.fail(e, "transpose with explicit axes")
-            return self._low_transposed(a[0], idx)
+        if name in CAST_CALLS:             # (to float64, int64 or bool: Inference.cast_to)
+            kind = self.cast_to(e)
+            p, x = self.low(a[0], idx, rshape)
+            return p, (f"float({x})" if self.dtype_of(a[0]) != "f" else x) if kind == "f" else \
+                f"int({x})" if kind == "i" else f"({x} != 0)"
+        if name == "rt.written" and indexed(e) is not None:
+            return self._low_subscript(self.once_each(indexed(e), "the adjoint of a write"), idx)
+        if name == "rt.astype_grad":       # v where the cast's result y is a float, zeros where it is not
+            return self.low(a[0], idx, rshape) if self.dtype_of(a[1]) == "f" else ([], "0.0")
+        if name in AXES_ORDER_CALLS:       # (np.transpose, np.swapaxes, np.moveaxis: constant axes, info's)
+            s = self.info(a[0])[0]
+            if idx is None or s is None:
+                return self.low(a[0], idx)
+            order, ix = axes_order(e, len(s)), list(idx[len(idx) - len(s):])
+            of_x = [None] * len(s)
+            for k, axis in enumerate(order):
+                of_x[axis] = ix[k]
+            return self.low(a[0], of_x, s)
         self.fail(e, f"{name or ast.unparse(e.func)}(...) has no device lowering")
 
     def _low_args(self, args):

@@ -8,7 +8,8 @@ from ..errors import SrcdiffError
 from .deadstores import drop_dead_stores
 from .fusion import fuse_loops, merge_exits
 from .scalars import scalars
-from .common import NUMBA_DTYPE, DEVICE_ADVICE, is_none, dotted, local_size, size, indent, Storage, Lowered
+from .common import (NUMBA_DTYPE, DEVICE_ADVICE, is_none, dotted, index_lists, local_size, size, indent, Storage,
+                     Lowered)
 from .expressions import ExpressionLowering
 from .host import HostEval, fold_shapes, range_length
 from .infer import Inference
@@ -50,6 +51,7 @@ class FunctionLowering(Inference, ExpressionLowering, StatementLowering):
         self._prev_check = None
         self.fn = fn = fold_shapes(fn, {s.name: s.shape for s in specs if s.shape is not None})
         self.none_bound = _none_bound(fn)
+        self.index_lists = index_lists(fn)     # (names of lists of integers written out: ExpressionLowering._view)
         self.host = HostEval(specs, program.consts)
         self.host.learn(fn.body)
         self.params = [a.arg for a in fn.args.args]

@@ -7,8 +7,9 @@ from ..transforms import annotations as anno
 from ..transforms.astutil import nested_blocks
 from ..transforms.logdomain_calls import HELPERS, PRODUCTS
 from .spelling import called
-from .common import (Unknown, ARRAY_LITERALS, BOOLEAN, ELEMENTWISE, INT_CALLS, REDUCTIONS, REDUCTION_GRADS, dotted, size,
-                     broadcast_shapes, is_none, module_constant, none_test)
+from .common import (Unknown, ARRAY_LITERALS, AXES_ORDER_CALLS, BOOLEAN, CAST_ADVICE, CAST_CALLS, ELEMENTWISE,
+                     INT_CALLS, REDUCTIONS, REDUCTION_GRADS, dotted, size, axes_order, cast_kind, indexed, broadcast_shapes,
+                     is_none, module_constant, none_test)
 
 
 # the calls of the log-domain products (transforms/logdomain.py) and of their adjoints: no device lowering
@@ -158,9 +159,9 @@ class Inference:
             s = s or ()
             ax = self._axis_arg(e, 1) % (len(s) + 1)
             return s[:ax] + (1,) + s[ax:], d
-        if name in ("np.transpose", "rt.transpose"):
+        if name in AXES_ORDER_CALLS:
             s, d = self.info(args[0])
-            return (tuple(reversed(s)) if s else s), d
+            return (tuple(s[k] for k in axes_order(e, len(s))) if s else s), d
         if name in ARRAY_LITERALS:
             return self._literal_info(e)
         if name in ("np.zeros", "np.ones", "np.empty", "np.full"):
@@ -198,7 +199,26 @@ class Inference:
         if name == "rt.fstring":
             self.fail(e, "an f-string (device code prints with CUDA's printf, which takes numbers and constant text)",
                       "print the values themselves: print(\"s =\", s)")
+        if name in CAST_CALLS:
+            s, _ = self.info(args[0])
+            return s, self.cast_to(e)
+        if name == "rt.written" and indexed(e) is not None:       # (dx[idx], idx an index list: _view)
+            return self._subscript_info(indexed(e))
+        if name == "rt.astype_grad":        # (v where the cast's result is a float, else zeros: v's shape)
+            return self.info(args[0])[0], "f"
         raise ValueError(f"the call {called(name) if name else ast.unparse(e.func) + '(...)'}")
+
+    def cast_to(self, e):
+        """The kind rt.astype / rt.cast `e` casts to (cast_kind), or declined at e's line."""
+        dtype = ([k.value for k in e.keywords if k.arg == "dtype"] + e.args[1:2])[:1]
+        if not dtype and dotted(e.func) == "np.asarray":       # (np.asarray(x): x itself)
+            return self.info(e.args[0])[1]
+        kind = cast_kind(dtype[0]) if dtype else None
+        if kind is None:
+            text = ast.unparse(dtype[0]) if dtype else "a dtype"
+            self.fail(e, f"a cast to {text} (.astype(...), or dtype= of an array constructor): device code computes "
+                         "in float64, int64 and bool only", CAST_ADVICE)
+        return kind
 
     def literal_elements(self, e):
         """The elements of `np.array((s1, s2, ...))` / `rt.array(...)`: a tuple or list written out."""
@@ -231,11 +251,11 @@ class Inference:
             raise ValueError(f"{dotted(e.func)}(...) of values of different shapes")
         dts = {d for _, d in infos}
         dt = "f" if "f" in dts else "i" if "i" in dts else "b"
-        for k in e.keywords:
-            text = ast.unparse(k.value)
-            dt = next((d for word, d in (("float", "f"), ("int", "i"), ("bool", "b")) if word in text), None)
+        for k in e.keywords:    # (dtype=np.float32 was taken for float64: rounded otherwise than NumPy)
+            dt = cast_kind(k.value)
             if dt is None:
-                raise ValueError(f"{dotted(e.func)}(..., dtype={text})")
+                self.fail(e, f"{dotted(e.func)}(..., dtype={ast.unparse(k.value)}): device code computes in float64, "
+                             "int64 and bool only", CAST_ADVICE)
         return (len(infos),) + (shapes.pop() or ()), dt
 
     def _axis(self, e):

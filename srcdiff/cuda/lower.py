@@ -34,7 +34,7 @@ import numpy as np
 from ..transforms import annotations as anno
 from ..transforms.astutil import nested_blocks
 from ..transforms.emit import comment_text
-from .common import ArgSpec, dotted, number
+from .common import AXES_ORDER_CALLS, ArgSpec, dotted, number
 from .function import FunctionLowering
 from .logdomain import direct_products
 from . import spelling
@@ -184,6 +184,65 @@ def _inline_dtype_names(fn):
         for body in nested_blocks(st):
             _drop(body, lambda x: isinstance(x, ast.Assign) and isinstance(x.targets[0], ast.Name)
                   and x.targets[0].id in names)
+
+
+_INDEXED = ("rt.index_add", "rt.written")     # (their second argument is an index: cuda/common.py's indexed)
+
+
+def _inline_index_tuples(fn):
+    """`arg1 = slice(None, None, None); arg2 = (arg1, idx); rt.index_add(d_M, arg2, g)` -> `rt.index_add(d_M,
+    (slice(None, None, None), idx), g)` (hvp's forward mode names the index tuples of the gradient it differentiates,
+    jvp the axes of np.transpose(x, axes)): names bound once to a slice(...) call or a tuple of numbers, names and
+    such calls, read only as an index or as the axes of an AXES_ORDER_CALLS call."""
+    stores, values, parent = {}, {}, {}
+    for node in ast.walk(fn):
+        for child in ast.iter_child_nodes(node):
+            parent[id(child)] = node
+        if isinstance(node, ast.Name) and not isinstance(node.ctx, ast.Load):
+            stores[node.id] = stores.get(node.id, 0) + 1
+        if isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name) and \
+                _index_part(node.value, tuple_ok=True):
+            values[node.targets[0].id] = node.value
+    names = {k: v for k, v in values.items() if stores.get(k) == 1}
+
+    def as_index(n) -> bool:
+        up = parent.get(id(n))
+        if isinstance(up, ast.Tuple) and not isinstance(up.ctx, ast.Store):
+            n, up = up, parent.get(id(up))
+            if isinstance(up, ast.Assign) and up.value is n:      # (an item of another index tuple's binding)
+                return isinstance(up.targets[0], ast.Name) and up.targets[0].id in names
+        if isinstance(up, ast.Assign) and up.value is n:          # (a slice another tuple holds: `arg1` above)
+            return isinstance(up.targets[0], ast.Name) and up.targets[0].id in names
+        if isinstance(up, ast.keyword):     # (np.transpose(x, axes=arg))
+            up = parent.get(id(up))
+            return isinstance(up, ast.Call) and dotted(up.func) in AXES_ORDER_CALLS
+        return isinstance(up, ast.Subscript) and up.slice is n or \
+            isinstance(up, ast.Call) and dotted(up.func) in _INDEXED and len(up.args) > 1 and up.args[1] is n or \
+            isinstance(up, ast.Call) and dotted(up.func) in AXES_ORDER_CALLS and any(a is n for a in up.args[1:])
+    while True:
+        bad = {n.id for n in ast.walk(fn) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)
+               and n.id in names and not as_index(n)}
+        if not bad:
+            break
+        for k in bad:
+            del names[k]
+    if not names:
+        return
+    for k in names:     # (items naming other such names first: `arg2 = (arg1, idx)`)
+        names[k] = _InlineNames(names).visit(copy.deepcopy(names[k]))
+    _InlineNames(names).visit(fn)
+    for st in ast.walk(fn):
+        for body in nested_blocks(st):
+            _drop(body, lambda x: isinstance(x, ast.Assign) and isinstance(x.targets[0], ast.Name)
+                  and x.targets[0].id in names)
+
+
+def _index_part(e, tuple_ok=False) -> bool:
+    if isinstance(e, ast.Call):
+        return dotted(e.func) == "slice" and not e.keywords and all(_index_part(a) for a in e.args)
+    if isinstance(e, ast.Tuple):
+        return tuple_ok and all(_index_part(x) for x in e.elts)
+    return isinstance(e, (ast.Constant, ast.Name)) or isinstance(e, ast.UnaryOp) and isinstance(e.operand, ast.Constant)
 
 
 def _stored(stmts) -> set:
@@ -409,6 +468,7 @@ class Program:
         for fn in self.defs.values():
             _OperatorCalls().visit(fn)
             _inline_dtype_names(fn)
+            _inline_index_tuples(fn)
             tuples: set = set()
             _name_tuple_zeros(fn.body, {n.id for n in ast.walk(fn) if isinstance(n, ast.Name)})
             split_carried_tuples(fn)

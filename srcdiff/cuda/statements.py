@@ -7,7 +7,7 @@ from ..errors import SrcdiffError
 from ..transforms import annotations as anno
 from .spelling import called
 from .tangent_tapes import dead_fills
-from .common import (OVERFLOW, ASSERTION, EMPTY_SUM, PRINT_ITEMS, ARRAY_LITERALS, ELEMENTWISE, is_none, dotted,
+from .common import (OVERFLOW, ASSERTION, EMPTY_SUM, PRINT_ITEMS, ARRAY_LITERALS, ELEMENTWISE, is_none, dotted, indexed,
                      local_size, size, unravel, flat_index, indent, Storage, BINOPS)
 
 
@@ -62,8 +62,12 @@ class StatementLowering:
         upd = f"{st.at(j)} {aug}= {t}[{j}]" if aug else f"{st.at(j)} = {t}[{j}]"
         return lines + [f"for {j} in range({size(shape)}):", f"    {upd}"]
 
-    def _assign_subscript(self, t, value, node, aug=None):
+    def _assign_subscript(self, t, value, node, aug=None, at_each=False):
+        """`t = value` (`t op= value` where `aug` is op) of a subscript t; `at_each`: np.add.at's `+=`, which adds
+        at an element each time an index list names it (NumPy's `a[[0, 0]] += v` adds once: declined)."""
         name = t.value.id
+        if aug and not at_each:
+            self.once_each(t, "an in-place update")
         if name in self.specs and name not in self.p_written:
             self.fail(node, "writing into an argument array")
         if name in self.tapes:
@@ -237,6 +241,8 @@ class StatementLowering:
             p, x = self.low(v)        # a helper called for its effects (a print): called, its result unused
             return p + [x]
         name = dotted(v.func) if isinstance(v, ast.Call) else None
+        if name == "rt.index_add" and len(v.args) == 3 and indexed(v, ast.Store()) is not None:
+            return self._assign_subscript(indexed(v, ast.Store()), v.args[2], st, aug="+", at_each=True)
         if name and name.startswith("rt."):     # (srcdiff's own statement: the derivative's, an indexed write)
             self.fail(st, f"the derivative of this line writes through {called(name)}, which has no device lowering",
                       "index with integers, one element at a time (device code has no index arrays or masks)")

@@ -34,7 +34,8 @@ from .common import dotted
 # their argument unchanged where no work is needed (rt.unbroadcast of a gradient already of the right shape)
 VIEW_CALLS = {"np.transpose", "rt.transpose", "np.reshape", "rt.reshape", "np.ravel", "rt.reshape_like", "rt.expand_dims",
               "np.expand_dims", "rt.squeeze", "np.squeeze", "np.asarray", "np.atleast_1d", "np.atleast_2d",
-              "rt.unbroadcast", "rt.atleast_3d", "np.swapaxes", "np.ascontiguousarray", "np.asfortranarray"}
+              "rt.unbroadcast", "rt.atleast_3d", "np.swapaxes", "np.moveaxis", "np.ascontiguousarray",
+              "np.asfortranarray"}
 
 
 def shape_reads(e) -> set:
