@@ -31,6 +31,16 @@ def nested_list(x):
     return (x * 2.0, [np.sin(x), x * x])
 
 
+def through_helper(x):
+    return as_list(x * 1.5)
+
+
+def through_nested_def(x):
+    def h(z):
+        return [z, z * z]
+    return h(x)
+
+
 def list_or_tuple(x):
     if x[0] > 0:
         return [x, x * 2.0]
@@ -98,6 +108,11 @@ def test_jvp_of_a_list_is_a_list(jit):
         assert type(value) is list and type(tangent) is list and type(f(X32)) is list
         np.testing.assert_allclose(value[1], np.sin(X32.astype(float)))
         np.testing.assert_allclose(tangent[1], np.cos(X32.astype(float)))
+    for f in (m.through_helper, m.through_nested_def):     # (a list a function of the user's returns)
+        value, tangent = srcdiff.jvp(f, jit=jit)(X32.astype(float), t)
+        assert type(value) is list and type(tangent) is list and type(f(X32)) is list
+    value, tangent = srcdiff.jvp(m.list_or_tuple, jit=jit)(X32.astype(float), t)
+    assert type(value) is tuple     # (a list on one path, a tuple on another: the generated code's, not known here)
     value, tangent = srcdiff.jvp(m.nested_list, jit=jit)(X32.astype(float), t)
     assert type(value) is tuple and type(value[1]) is list and type(tangent[1]) is list
     np.testing.assert_allclose(tangent[1][1], 2.0 * X32.astype(float), rtol=1e-12)
