@@ -167,3 +167,18 @@ def test_jvp_and_vjp_values_of_an_int64_argument(jit):
         value, grad = srcdiff.vjp(m.ramp_vector, jit=jit)(X32, n, np.ones(3, np.float32))
         assert value.dtype == y.dtype and grad.dtype == np.float32
         np.testing.assert_allclose(value, y, rtol=1e-6)
+
+
+@pytest.mark.parametrize("jit", [False, True], ids=["py", "jit"])
+def test_transforms_of_a_differentiated_function(jit):
+    """jvp, hvp, hessian and jacobian of a @srcdiff.differentiate'd function take its function, as grad does (they
+    were declined: "srcdiff differentiates Python functions; got Differentiated")."""
+    f = srcdiff.differentiate(m.scaled, wrt=0)
+    g = srcdiff.differentiate(m.ramp, wrt=0)
+    x = np.array([0.3, 0.7, 0.2])
+    value, tangent = srcdiff.jvp(f, jit=jit)(x, 0.5, np.ones(3))
+    np.testing.assert_allclose(tangent, 0.5 * np.ones(3))
+    np.testing.assert_allclose(srcdiff.jacobian(f, jit=jit)(x, 0.5), 0.5 * np.eye(3))
+    np.testing.assert_allclose(srcdiff.hvp(g, jit=jit)(x, 3, np.ones(3)), np.zeros(3), atol=1e-12)
+    np.testing.assert_allclose(srcdiff.hessian(g, jit=jit)(x, 3), np.zeros((3, 3)), atol=1e-12)
+    np.testing.assert_allclose(srcdiff.grad(g, jit=jit)(x, 3), np.full(3, 1.0))
