@@ -364,7 +364,7 @@ def _as_tangent(t, x, name="x", owner=None):
 def jvp(f: Callable, wrt: Wrt = 0, *, jit: bool = False) -> ForwardTransformed:
     """Function (*args, tangent) -> (f(*args), ∂f/∂wrt · tangent), by forward-mode source
     transformation. `tangent` has the structure of the wrt argument(s): a tuple for several."""
-    return ForwardTransformed(f, wrt, jit)
+    return ForwardTransformed(_plain(f), wrt, jit)
 
 
 class HVP:
@@ -414,9 +414,15 @@ class HVP:
         return kwargs
 
 
+def _plain(f):
+    """The function of a @srcdiff.differentiate'd `f` (as grad takes it: api.Transformed), else f: jvp, hvp, hessian
+    and jacobian of one were declined, "srcdiff differentiates Python functions; got Differentiated"."""
+    return f.f if isinstance(f, api.Differentiated) else f
+
+
 def hvp(f: Callable, wrt: Wrt = 0, *, jit: bool = False) -> HVP:
     """Hessian-vector product (*args, v) -> H·v of scalar `f` (forward over reverse)."""
-    return HVP(f, wrt, jit)
+    return HVP(_plain(f), wrt, jit)
 
 
 def _basis(x):
@@ -588,7 +594,7 @@ class Hessian(_Matrix):
 def hessian(f: Callable, wrt: Wrt = 0, *, jit: bool = False) -> Hessian:
     """Hessian of scalar `f` w.r.t. `wrt`, column by column from Hessian-vector products: shape x.shape + x.shape
     for one argument; for a tuple of them, a tuple of rows of blocks, block [i][j] shaped x_i.shape + x_j.shape."""
-    return Hessian(f, wrt, jit)
+    return Hessian(_plain(f), wrt, jit)
 
 
 class Jacobian(_Matrix):
@@ -705,7 +711,7 @@ def jacobian(f: Callable, wrt: Wrt = 0, *, jit: bool = False, mode: str = "auto"
     with vjp."""
     if mode not in ("auto", "forward", "reverse"):
         raise SrcdiffError(f"mode must be 'auto', 'forward' or 'reverse', got {mode!r}", *user_location(f))
-    return Jacobian(f, wrt, jit, mode)
+    return Jacobian(_plain(f), wrt, jit, mode)
 
 
 # ---- nesting: grad(grad(f)) and friends differentiate the generated source -------------------------------

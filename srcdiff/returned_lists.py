@@ -23,6 +23,7 @@ def returned_structure(fn):
     fn = getattr(fn, "py_func", fn)
     if not inspect.isfunction(fn):
         return None
+    _namespaces.setdefault(fn.__code__, _names_of(fn))
     return _structure(fn.__code__)
 
 
@@ -45,7 +46,7 @@ def restructured(value, structure):
 
 
 @functools.lru_cache(maxsize=512)
-def _structure(code):
+def _structure(code, depth: int = 0):
     try:
         tree = ast.parse(textwrap.dedent(inspect.getsource(code)))
     except (OSError, TypeError, SyntaxError, IndentationError):
@@ -53,10 +54,21 @@ def _structure(code):
     fn = next((n for n in tree.body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))), None)
     if fn is None:
         return None
-    returns, bound = [], {}
+    return _def_structure(fn, _namespaces.get(code, {}), depth)
+
+
+_namespaces: dict = {}     # code -> the names its function reads (its module's, its closure's): calls of helpers
+
+
+def _def_structure(fn, namespace, depth):
+    """returned_structure of the def `fn` (parsed), whose calls of functions `namespace` names (and of the defs
+    nested in it) give the structures those functions return: `return helper(x)` of a helper returning a list."""
+    returns, bound, defs = [], {}, {}
     for n in _own_nodes(fn):
         if isinstance(n, ast.Return):
             returns.append(n.value)
+        if isinstance(n, ast.FunctionDef):
+            defs.setdefault(n.name, []).append(n)
         targets = n.targets if isinstance(n, ast.Assign) else [n.target] if isinstance(
             n, (ast.AugAssign, ast.AnnAssign, ast.For, ast.NamedExpr)) else []
         for t in targets:
@@ -71,8 +83,34 @@ def _structure(code):
                 bound.setdefault(base.id, []).append(None)
     if not returns:
         return None
-    shapes = {repr(_of(r, bound, 0)) for r in returns}
-    return _of(returns[0], bound, 0) if len(shapes) == 1 else None
+
+    def called(name):
+        """The structure the function `name` (a def nested here, bound once, or a function of the namespace)
+        returns; None where unknown."""
+        if depth >= 4:
+            return None
+        if name in defs or name in bound:
+            nested = defs.get(name, [])
+            return _def_structure(nested[0], namespace, depth + 1) if len(nested) == 1 and name not in bound \
+                else None
+        obj = namespace.get(name)
+        if inspect.isfunction(obj):
+            _namespaces.setdefault(obj.__code__, _names_of(obj))
+            return _structure(obj.__code__, depth + 1)
+        return None
+
+    shapes = {repr(_of(r, bound, 0, called)) for r in returns}
+    return _of(returns[0], bound, 0, called) if len(shapes) == 1 else None
+
+
+def _names_of(fn) -> dict:
+    names = dict(fn.__globals__)
+    for name, cell in zip(fn.__code__.co_freevars, fn.__closure__ or ()):
+        try:
+            names[name] = cell.cell_contents
+        except ValueError:
+            pass
+    return names
 
 
 def _own_nodes(fn):
@@ -86,12 +124,16 @@ def _own_nodes(fn):
                 todo.append(c)
 
 
-def _of(node, bound, depth):
+def _of(node, bound, depth, called):
     if isinstance(node, (ast.List, ast.Tuple)) and not any(isinstance(e, ast.Starred) for e in node.elts):
-        return ("list" if isinstance(node, ast.List) else "tuple", [_of(e, bound, depth + 1) for e in node.elts])
+        return ("list" if isinstance(node, ast.List) else "tuple",
+                [_of(e, bound, depth + 1, called) for e in node.elts])
     if isinstance(node, ast.Name) and depth < 8 and len(bound.get(node.id, ())) == 1 and \
-            isinstance(bound[node.id][0], (ast.List, ast.Tuple)):
-        return _of(bound[node.id][0], bound, depth + 1)
+            isinstance(bound[node.id][0], (ast.List, ast.Tuple, ast.Call)):
+        return _of(bound[node.id][0], bound, depth + 1, called)
+    if isinstance(node, ast.Call) and isinstance(node.func, ast.Name):
+        got = called(node.func.id)
+        return got if isinstance(got, tuple) else LEAF
     if isinstance(node, ast.Name) and any(isinstance(v, ast.List) or v is None for v in bound.get(node.id, ())) and \
             len(bound.get(node.id, ())) > 1:
         return None     # (a list bound or changed more than once: its structure is the generated code's)

@@ -31,6 +31,16 @@ def nested_list(x):
     return (x * 2.0, [np.sin(x), x * x])
 
 
+def through_helper(x):
+    return as_list(x * 1.5)
+
+
+def through_nested_def(x):
+    def h(z):
+        return [z, z * z]
+    return h(x)
+
+
 def list_or_tuple(x):
     if x[0] > 0:
         return [x, x * 2.0]
@@ -98,6 +108,11 @@ def test_jvp_of_a_list_is_a_list(jit):
         assert type(value) is list and type(tangent) is list and type(f(X32)) is list
         np.testing.assert_allclose(value[1], np.sin(X32.astype(float)))
         np.testing.assert_allclose(tangent[1], np.cos(X32.astype(float)))
+    for f in (m.through_helper, m.through_nested_def):     # (a list a function of the user's returns)
+        value, tangent = srcdiff.jvp(f, jit=jit)(X32.astype(float), t)
+        assert type(value) is list and type(tangent) is list and type(f(X32)) is list
+    value, tangent = srcdiff.jvp(m.list_or_tuple, jit=jit)(X32.astype(float), t)
+    assert type(value) is tuple     # (a list on one path, a tuple on another: the generated code's, not known here)
     value, tangent = srcdiff.jvp(m.nested_list, jit=jit)(X32.astype(float), t)
     assert type(value) is tuple and type(value[1]) is list and type(tangent[1]) is list
     np.testing.assert_allclose(tangent[1][1], 2.0 * X32.astype(float), rtol=1e-12)
@@ -152,3 +167,18 @@ def test_jvp_and_vjp_values_of_an_int64_argument(jit):
         value, grad = srcdiff.vjp(m.ramp_vector, jit=jit)(X32, n, np.ones(3, np.float32))
         assert value.dtype == y.dtype and grad.dtype == np.float32
         np.testing.assert_allclose(value, y, rtol=1e-6)
+
+
+@pytest.mark.parametrize("jit", [False, True], ids=["py", "jit"])
+def test_transforms_of_a_differentiated_function(jit):
+    """jvp, hvp, hessian and jacobian of a @srcdiff.differentiate'd function take its function, as grad does (they
+    were declined: "srcdiff differentiates Python functions; got Differentiated")."""
+    f = srcdiff.differentiate(m.scaled, wrt=0)
+    g = srcdiff.differentiate(m.ramp, wrt=0)
+    x = np.array([0.3, 0.7, 0.2])
+    value, tangent = srcdiff.jvp(f, jit=jit)(x, 0.5, np.ones(3))
+    np.testing.assert_allclose(tangent, 0.5 * np.ones(3))
+    np.testing.assert_allclose(srcdiff.jacobian(f, jit=jit)(x, 0.5), 0.5 * np.eye(3))
+    np.testing.assert_allclose(srcdiff.hvp(g, jit=jit)(x, 3, np.ones(3)), np.zeros(3), atol=1e-12)
+    np.testing.assert_allclose(srcdiff.hessian(g, jit=jit)(x, 3), np.zeros((3, 3)), atol=1e-12)
+    np.testing.assert_allclose(srcdiff.grad(g, jit=jit)(x, 3), np.full(3, 1.0))
