@@ -6,7 +6,8 @@
 - An index list of integers written out (`a[[2, 0, -1]]`, `M[:, [0, 2]]`, `M[1, [0, -1]]`, generated code's
   `idx = np.array((2, 0, -1))`): "fancy (array) indexing". It is read at the result's index (cuda/common.py
   index_lists, expressions.ExpressionLowering._view), and so are reverse mode's `rt.written` and `rt.index_add`
-  (np.add.at: an element named twice gets both adjoints, `M[[0, 0]]`). Still declined: two index lists in one
+  (np.add.at: an element named twice gets both adjoints, `M[[0, 0]]`); `b[[0, 1]]` is a copy, as in NumPy, for the
+  views' check (cuda/views.py). Still declined: two index lists in one
   subscript, an index list computed at run time, and a write through a list naming an element twice.
 - `.astype(float)` / `np.float64` / `int` / `bool` (and `np.asarray(x, dtype=...)`): "the call of a cast to a
   dtype". The device computes in float64 and int64, so casts to those and to bool run; a cast to float32 (which
@@ -55,6 +56,24 @@ def listed_written(x, a, M):
     return np.sum(b * b) + np.sum(np.tanh(C))
 
 
+def listed_copy(x, a):
+    """`c = b[[0, 1]]` is a copy in NumPy as on the device: a write into b after it is no write into c (the views'
+    check took it for a view and declined: "`c` shares memory with `b`, which is written in place")."""
+    b = a * 1.0
+    c = b[[0, 1]]
+    b[0] = x
+    return np.sum(c * c) + np.sum(b * b)
+
+
+def listed_after_return(x, a):
+    """The list's name is bound after an early return: generated code binds it first to a placeholder, `t1 =
+    np.zeros((1,), dtype=np.int64)`, which made it a name bound twice (CUDA fuzz, device features and 'fancy')."""
+    if x > 0.6:
+        return np.sum(a) * x
+    t = np.sum(((a * 2.0)[[0, 2, 1]])[::-1][:2])
+    return t * x + np.sum(a)
+
+
 def cast(x, a):
     k = (a * 3.0).astype(int)
     on = (a > 0.1).astype(np.float64)
@@ -86,7 +105,9 @@ def _data():
     M = rng.normal(size=(B, 2, 3))
     T = rng.normal(size=(B, 2, 3, 4)) * 0.5
     return {"swapped": (swapped, (x, M)), "moved": (moved, (x, T)), "listed": (listed, (x, a, M)),
-            "listed_written": (listed_written, (x, a, M)), "cast": (cast, (x, a))}
+            "listed_written": (listed_written, (x, a, M)), "listed_after_return": (listed_after_return, (x, a)),
+            "listed_copy": (listed_copy, (x, a)),
+            "cast": (cast, (x, a))}
 
 
 NO_HVP = {"listed_written"}      # (hvp differentiates rt.written's own code: declined, test_cuda_messages' kind)

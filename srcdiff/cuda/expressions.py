@@ -302,7 +302,12 @@ class ExpressionLowering:
         if name in ("len",):
             if isinstance(a[0], ast.Name) and a[0].id in self.stacks:
                 return [], f"{a[0].id}_n"     # a list used as a stack (jvp keeps the user's): its count
-            return [], str(self.info(a[0])[0][0])
+            if isinstance(a[0], (ast.Tuple, ast.List)):      # (zip(*[a, b])'s check of its rows: `len((a, b))`)
+                return [], str(len(a[0].elts))
+            s = self.info(a[0])[0]
+            if not isinstance(s, tuple):        # (a tuple's "tuple": len read its first letter, `ok = t`)
+                self.fail(e, f"len() of {ast.unparse(a[0])} on the device")
+            return [], str(s[0])
         if name == "int":
             p, x = self.low(a[0])
             return p, f"int({x})"
