@@ -2,7 +2,8 @@
 
 - `np.swapaxes`, `x.mT` (srcdiff's np.swapaxes(x, -1, -2)), `np.moveaxis` and `np.transpose` with axes: "the call
   np.swapaxes(...) has no device lowering" (and np.moveaxis; np.transpose with axes: "transpose with explicit
-  axes"). Each reads its argument at the permuted index (cuda/common.py axes_order).
+  axes"). Each reads its argument at the permuted index (cuda/common.py axes_order). `np.ascontiguousarray` and
+  `np.asfortranarray` of an array are its values.
 - An index list of integers written out (`a[[2, 0, -1]]`, `M[:, [0, 2]]`, `M[1, [0, -1]]`, generated code's
   `idx = np.array((2, 0, -1))`): "fancy (array) indexing". It is read at the result's index (cuda/common.py
   index_lists, expressions.ExpressionLowering._view), and so are reverse mode's `rt.written` and `rt.index_add`
@@ -32,6 +33,13 @@ B = 3
 def swapped(x, M):
     w = np.array([1.0, -2.0])
     return np.sum(np.tanh(np.swapaxes(M, 0, 1) @ w) * x) + np.sum(M.mT * M.mT) * x
+
+
+def laid_out(x, M):
+    """np.ascontiguousarray / np.asfortranarray: x's values ("the call np.ascontiguousarray(...)" was declined)."""
+    C = np.ascontiguousarray(M.T) * x
+    F = np.asfortranarray(np.swapaxes(M, 0, 1))
+    return np.sum(C * F) + np.sum(np.tanh(np.ascontiguousarray(M[1])))
 
 
 def moved(x, T):
@@ -104,7 +112,8 @@ def _data():
     a = rng.normal(size=(B, 4))
     M = rng.normal(size=(B, 2, 3))
     T = rng.normal(size=(B, 2, 3, 4)) * 0.5
-    return {"swapped": (swapped, (x, M)), "moved": (moved, (x, T)), "listed": (listed, (x, a, M)),
+    return {"swapped": (swapped, (x, M)), "moved": (moved, (x, T)), "laid_out": (laid_out, (x, M)),
+            "listed": (listed, (x, a, M)),
             "listed_written": (listed_written, (x, a, M)), "listed_after_return": (listed_after_return, (x, a)),
             "listed_copy": (listed_copy, (x, a)),
             "cast": (cast, (x, a))}
@@ -207,7 +216,8 @@ if __name__ != "__main__":
     ])
     def test_declined_with_the_reason(f, text):
         """float32 would round otherwise than the device's float64 (the literal's dtype=np.float32 was computed in
-        float64); an index out of range NumPy raises for; an element written twice, whose earlier write's adjoint is 0."""
+        float64); an index out of range NumPy raises for; an element written twice, whose earlier write's adjoint is
+        0."""
         x, a = np.linspace(0.2, 0.8, B), np.linspace(-1.0, 1.0, 4 * B).reshape(B, 4)
         k = srcdiff.cuda.vmap(srcdiff.grad(f, wrt=(0, 1)), in_axes=(0, 0))
         with pytest.raises(srcdiff.SrcdiffError) as info:

@@ -224,7 +224,8 @@ def index_lists(fn) -> dict:
 
 
 def _int_literal(e):
-    """The integers of `np.array((0, 2, -1))` / `rt.array(...)` (a flat tuple or list of integer constants), else None."""
+    """The integers of `np.array((0, 2, -1))` / `rt.array(...)` (a flat tuple or list of integer constants), else
+    None."""
     if not (isinstance(e, ast.Call) and dotted(e.func) in ARRAY_LITERALS and len(e.args) == 1 and not e.keywords
             and isinstance(e.args[0], (ast.Tuple, ast.List)) and e.args[0].elts):
         return None
@@ -277,6 +278,9 @@ def cast_kind(e):
     except TypeError:
         return None
     return {np.dtype(np.float64): "f", np.dtype(np.int64): "i", np.dtype(np.bool_): "b"}.get(dt)
+
+
+LAYOUT_CALLS = ("np.ascontiguousarray", "np.asfortranarray")    # x's values in a layout (the device has one)
 
 
 # NumPy's calls that reorder an array's axes, and their parameters after the array (srcdiff's x.mT is

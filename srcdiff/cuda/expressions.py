@@ -5,10 +5,10 @@ import ast
 import re
 
 from .spelling import quoted
-from .common import (AXES_ORDER_CALLS, CAST_CALLS, EMPTY_REDUCTION, ARRAY_LITERALS, BINARY, BINOPS, BOOL_INDEX_ADVICE,
-                     COMPARISONS, FANCY_ADVICE, SLICE_ADVICE, REDUCTION_GRADS, REDUCTIONS,
-                     TERNARY, UNARY, UNARYOPS, axes_order, dotted, indexed, module_constant, none_test, flat_index, indent,
-                     nonnegative_loop_names, number, size, unravel)
+from .common import (AXES_ORDER_CALLS, CAST_CALLS, LAYOUT_CALLS, EMPTY_REDUCTION, ARRAY_LITERALS, BINARY, BINOPS,
+                     BOOL_INDEX_ADVICE, COMPARISONS, FANCY_ADVICE, SLICE_ADVICE, REDUCTION_GRADS, REDUCTIONS,
+                     TERNARY, UNARY, UNARYOPS, axes_order, dotted, indexed, module_constant, none_test, flat_index,
+                     indent, nonnegative_loop_names, number, size, unravel)
 
 
 class ExpressionLowering:
@@ -370,6 +370,8 @@ class ExpressionLowering:
             p, x = self.low(a[0], idx, rshape)
             return p, (f"float({x})" if self.dtype_of(a[0]) != "f" else x) if kind == "f" else \
                 f"int({x})" if kind == "i" else f"({x} != 0)"
+        if name in LAYOUT_CALLS:           # (the device's arrays have one layout: x's values, Inference's shape)
+            return self.low(a[0], idx, rshape)
         if name == "rt.written" and indexed(e) is not None:
             return self._low_subscript(self.once_each(indexed(e), "the adjoint of a write"), idx)
         if name == "rt.astype_grad":       # v where the cast's result y is a float, zeros where it is not
