@@ -338,6 +338,16 @@ def covariance_in_rows(x, a):
     return np.sum(np.tanh(rows[1]) * rows[0])
 
 
+def zip_of_rows(x, a):
+    """A loop over zip(*[a, b]) checks that the list has 2 rows, `ok = len((a, seq3))`: the lowering read the length
+    of a tuple off its shape, the word "tuple", and wrote `ok = t` (the simulator's NameError "name 't' is not
+    defined", CUDA fuzz with device features and 'fancy', seed 1434027)."""
+    s = 0.0
+    for i, (e2, e3) in enumerate(zip(*[a, np.maximum(a, x)])):
+        s = s + e2 * e3 * (i + 1.0)
+    return s * x
+
+
 def _data():
     rng = np.random.default_rng(1)
     x = rng.uniform(0.2, 0.8, B)
@@ -366,6 +376,7 @@ def _data():
         "ellipsis_columns": (ellipsis_columns, (x, np.linspace(-0.7, 0.9, 12 * B).reshape(B, 3, 4))),
         "copies_written": (copies_written, (x, a)),
         "covariance_in_rows": (covariance_in_rows, (x, a[:, :3])),
+        "zip_of_rows": (zip_of_rows, (x, a)),
     }
 
 
@@ -496,7 +507,7 @@ if __name__ != "__main__":
                                       "swaps_in_loop", "swap_written", "saved_after_swap", "saved_written_twice",
                                       "saved_as_second_name", "pingpong_jacobi", "pingpong_third_name",
                                       "pingpong_empty_like", "swapped_then_written", "ellipsis_written",
-                                      "ellipsis_columns", "copies_written", "covariance_in_rows"])
+                                      "ellipsis_columns", "copies_written", "covariance_in_rows", "zip_of_rows"])
     def test_matches_cpu(results, name):
         r = results[name]
         assert isinstance(r, dict), r

@@ -2,11 +2,13 @@
 
 - `np.swapaxes`, `x.mT` (srcdiff's np.swapaxes(x, -1, -2)), `np.moveaxis` and `np.transpose` with axes: "the call
   np.swapaxes(...) has no device lowering" (and np.moveaxis; np.transpose with axes: "transpose with explicit
-  axes"). Each reads its argument at the permuted index (cuda/common.py axes_order).
+  axes"). Each reads its argument at the permuted index (cuda/common.py axes_order). `np.ascontiguousarray` and
+  `np.asfortranarray` of an array are its values.
 - An index list of integers written out (`a[[2, 0, -1]]`, `M[:, [0, 2]]`, `M[1, [0, -1]]`, generated code's
   `idx = np.array((2, 0, -1))`): "fancy (array) indexing". It is read at the result's index (cuda/common.py
   index_lists, expressions.ExpressionLowering._view), and so are reverse mode's `rt.written` and `rt.index_add`
-  (np.add.at: an element named twice gets both adjoints, `M[[0, 0]]`). Still declined: two index lists in one
+  (np.add.at: an element named twice gets both adjoints, `M[[0, 0]]`); `b[[0, 1]]` is a copy, as in NumPy, for the
+  views' check (cuda/views.py). Still declined: two index lists in one
   subscript, an index list computed at run time, and a write through a list naming an element twice.
 - `.astype(float)` / `np.float64` / `int` / `bool` (and `np.asarray(x, dtype=...)`): "the call of a cast to a
   dtype". The device computes in float64 and int64, so casts to those and to bool run; a cast to float32 (which
@@ -33,6 +35,13 @@ def swapped(x, M):
     return np.sum(np.tanh(np.swapaxes(M, 0, 1) @ w) * x) + np.sum(M.mT * M.mT) * x
 
 
+def laid_out(x, M):
+    """np.ascontiguousarray / np.asfortranarray: x's values ("the call np.ascontiguousarray(...)" was declined)."""
+    C = np.ascontiguousarray(M.T) * x
+    F = np.asfortranarray(np.swapaxes(M, 0, 1))
+    return np.sum(C * F) + np.sum(np.tanh(np.ascontiguousarray(M[1])))
+
+
 def moved(x, T):
     P = np.moveaxis(T, 0, -1) * np.array([0.5, -1.5])
     Q = np.transpose(T, (1, 0, 2)) * x
@@ -53,6 +62,24 @@ def listed_written(x, a, M):
     C = M * x
     C[:, [0, 2]] += x
     return np.sum(b * b) + np.sum(np.tanh(C))
+
+
+def listed_copy(x, a):
+    """`c = b[[0, 1]]` is a copy in NumPy as on the device: a write into b after it is no write into c (the views'
+    check took it for a view and declined: "`c` shares memory with `b`, which is written in place")."""
+    b = a * 1.0
+    c = b[[0, 1]]
+    b[0] = x
+    return np.sum(c * c) + np.sum(b * b)
+
+
+def listed_after_return(x, a):
+    """The list's name is bound after an early return: generated code binds it first to a placeholder, `t1 =
+    np.zeros((1,), dtype=np.int64)`, which made it a name bound twice (CUDA fuzz, device features and 'fancy')."""
+    if x > 0.6:
+        return np.sum(a) * x
+    t = np.sum(((a * 2.0)[[0, 2, 1]])[::-1][:2])
+    return t * x + np.sum(a)
 
 
 def cast(x, a):
@@ -85,8 +112,11 @@ def _data():
     a = rng.normal(size=(B, 4))
     M = rng.normal(size=(B, 2, 3))
     T = rng.normal(size=(B, 2, 3, 4)) * 0.5
-    return {"swapped": (swapped, (x, M)), "moved": (moved, (x, T)), "listed": (listed, (x, a, M)),
-            "listed_written": (listed_written, (x, a, M)), "cast": (cast, (x, a))}
+    return {"swapped": (swapped, (x, M)), "moved": (moved, (x, T)), "laid_out": (laid_out, (x, M)),
+            "listed": (listed, (x, a, M)),
+            "listed_written": (listed_written, (x, a, M)), "listed_after_return": (listed_after_return, (x, a)),
+            "listed_copy": (listed_copy, (x, a)),
+            "cast": (cast, (x, a))}
 
 
 NO_HVP = {"listed_written"}      # (hvp differentiates rt.written's own code: declined, test_cuda_messages' kind)
@@ -186,7 +216,8 @@ if __name__ != "__main__":
     ])
     def test_declined_with_the_reason(f, text):
         """float32 would round otherwise than the device's float64 (the literal's dtype=np.float32 was computed in
-        float64); an index out of range NumPy raises for; an element written twice, whose earlier write's adjoint is 0."""
+        float64); an index out of range NumPy raises for; an element written twice, whose earlier write's adjoint is
+        0."""
         x, a = np.linspace(0.2, 0.8, B), np.linspace(-1.0, 1.0, 4 * B).reshape(B, 4)
         k = srcdiff.cuda.vmap(srcdiff.grad(f, wrt=(0, 1)), in_axes=(0, 0))
         with pytest.raises(srcdiff.SrcdiffError) as info:

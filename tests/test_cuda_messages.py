@@ -255,7 +255,7 @@ def test_fancy_index_of_an_expression_quotes_the_users_text(make, f, text):
 
 def picked_before_return(x, M):
     if x > 0.5:
-        return np.sum(np.tanh(M[0])[[1]])
+        return np.sum(np.tanh(M)[[1], [0]])     # (two index lists: one, np.tanh(M[0])[[1]], runs on the device)
     return x * np.sum(M)
 
 
@@ -273,7 +273,7 @@ def written_at_rows(x, M):
     return np.sum(buf * buf)
 
 
-@pytest.mark.parametrize("f, text", [(picked_before_return, "np.tanh(M[0])[[1]]"),
+@pytest.mark.parametrize("f, text", [(picked_before_return, "np.tanh(M)[[1], [0]]"),
                                      (computed_index_list, "M[[1, 1], [(i + 1) % 3, 1]]"),
                                      (written_at_rows, "buf[[[0, 0, 2], [0, 0, 2]]]")])
 def test_fancy_index_beside_placeholders_quotes_the_users_text(f, text):

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..rules import RULES, cuda_templates
+from ..transforms import annotations as anno
 from ..transforms.purity import WRITES_INTO
 
 OVERFLOW = 1      # status codes the entry returns (0: ok): a loop ran past its fixed-size tape
@@ -161,10 +162,13 @@ def broadcast_shapes(a, b):
 
 
 def index_lists(fn) -> dict:
-    """{name: its integers} of the names `fn` binds once, to an array of integers written out (`idx = np.array((0, 2,
-    -1))`: an index list of the user's, `x[[0, 2, -1]]`, which generated code names), and never writes into, rebinds
-    or passes to a call that may write into it: the device reads them as constants where they index an array (ExpressionLowering._view)."""
-    bound, out = {}, {}
+    """{name: its integers} of the names `fn` binds to an array of integers written out (`idx = np.array((0, 2, -1))`:
+    an index list of the user's, `x[[0, 2, -1]]`, which generated code names) and never writes into or passes to a
+    call that may write into it: the device reads them where they index an array (ExpressionLowering._view). A name
+    may also be bound to a placeholder (`idx = np.zeros((1,), dtype=np.int64)` where it is bound on some paths only:
+    no path reads that value, transforms/unbound.py) and to copies of such names (the merges SSA makes of them),
+    all of the same integers."""
+    binds, banned = {}, set()
     for st in ast.walk(fn):
         if isinstance(st, (ast.Assign, ast.AugAssign, ast.AnnAssign, ast.For, ast.With, ast.NamedExpr)):
             targets = st.targets if isinstance(st, ast.Assign) else [getattr(st, "target", None)] + \
@@ -172,27 +176,56 @@ def index_lists(fn) -> dict:
             for t in targets:
                 for n in ast.walk(t) if t is not None else ():
                     if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store):
-                        bound[n.id] = bound.get(n.id, 0) + 1
-                        if isinstance(st, ast.Assign) and t is n and len(st.targets) == 1:
-                            out.setdefault(n.id, _int_literal(st.value))
+                        if not (isinstance(st, ast.Assign) and t is n and len(st.targets) == 1):
+                            banned.add(n.id)
+                        elif anno.get(st, anno.PLACEHOLDER):
+                            binds.setdefault(n.id, []).append(None)
+                        elif isinstance(st.value, ast.Name):
+                            binds.setdefault(n.id, []).append(st.value.id)
+                        else:
+                            got = _int_literal(st.value)
+                            binds.setdefault(n.id, []).append(tuple(got) if got is not None else ())
                     elif isinstance(n, ast.Subscript) and isinstance(n.value, ast.Name):
-                        bound[n.value.id] = 2       # (written into)
-    for arg in fn.args.args:
-        bound[arg.arg] = 2
+                        banned.add(n.value.id)      # (written into)
+    banned |= {arg.arg for arg in fn.args.args}
     for c in ast.walk(fn):      # (a helper may write into its argument, and so may the runtime's WRITES_INTO)
         name = dotted(c.func) if isinstance(c, ast.Call) else None
         if name is None:
             continue
         writes = c.args[:1] if name in WRITES_INTO else [] if name.split(".")[0] in ("np", "rt", "math") else c.args
-        for a in writes:
-            for n in ast.walk(a):
-                if isinstance(n, ast.Name):
-                    bound[n.id] = 2
-    return {k: v for k, v in out.items() if v is not None and bound.get(k) == 1}
+        banned |= {n.id for a in writes for n in ast.walk(a) if isinstance(n, ast.Name)}
+    memo = {}
+
+    def values(name, seen=()):
+        """The integers `name` holds where read, None where any (a placeholder's), False where it is no list."""
+        if name in memo:
+            return memo[name]
+        if name in banned or name not in binds or name in seen:
+            return False
+        got = None
+        for b in binds[name]:
+            v = b if not isinstance(b, str) else values(b, seen + (name,))
+            if v is False or v == ():
+                got = False
+                break
+            if v is not None:
+                if got is not None and got != v:
+                    got = False
+                    break
+                got = v
+        memo[name] = got
+        return got
+    out = {}
+    for k in binds:
+        v = values(k)
+        if v:
+            out[k] = list(v)
+    return out
 
 
 def _int_literal(e):
-    """The integers of `np.array((0, 2, -1))` / `rt.array(...)` (a flat tuple or list of integer constants), else None."""
+    """The integers of `np.array((0, 2, -1))` / `rt.array(...)` (a flat tuple or list of integer constants), else
+    None."""
     if not (isinstance(e, ast.Call) and dotted(e.func) in ARRAY_LITERALS and len(e.args) == 1 and not e.keywords
             and isinstance(e.args[0], (ast.Tuple, ast.List)) and e.args[0].elts):
         return None
@@ -245,6 +278,9 @@ def cast_kind(e):
     except TypeError:
         return None
     return {np.dtype(np.float64): "f", np.dtype(np.int64): "i", np.dtype(np.bool_): "b"}.get(dt)
+
+
+LAYOUT_CALLS = ("np.ascontiguousarray", "np.asfortranarray")    # x's values in a layout (the device has one)
 
 
 # NumPy's calls that reorder an array's axes, and their parameters after the array (srcdiff's x.mT is

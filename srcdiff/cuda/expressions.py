@@ -5,10 +5,10 @@ import ast
 import re
 
 from .spelling import quoted
-from .common import (AXES_ORDER_CALLS, CAST_CALLS, EMPTY_REDUCTION, ARRAY_LITERALS, BINARY, BINOPS, BOOL_INDEX_ADVICE,
-                     COMPARISONS, FANCY_ADVICE, SLICE_ADVICE, REDUCTION_GRADS, REDUCTIONS,
-                     TERNARY, UNARY, UNARYOPS, axes_order, dotted, indexed, module_constant, none_test, flat_index, indent,
-                     nonnegative_loop_names, number, size, unravel)
+from .common import (AXES_ORDER_CALLS, CAST_CALLS, LAYOUT_CALLS, EMPTY_REDUCTION, ARRAY_LITERALS, BINARY, BINOPS,
+                     BOOL_INDEX_ADVICE, COMPARISONS, FANCY_ADVICE, SLICE_ADVICE, REDUCTION_GRADS, REDUCTIONS,
+                     TERNARY, UNARY, UNARYOPS, axes_order, dotted, indexed, module_constant, none_test, flat_index,
+                     indent, nonnegative_loop_names, number, size, unravel)
 
 
 class ExpressionLowering:
@@ -302,7 +302,12 @@ class ExpressionLowering:
         if name in ("len",):
             if isinstance(a[0], ast.Name) and a[0].id in self.stacks:
                 return [], f"{a[0].id}_n"     # a list used as a stack (jvp keeps the user's): its count
-            return [], str(self.info(a[0])[0][0])
+            if isinstance(a[0], (ast.Tuple, ast.List)):      # (zip(*[a, b])'s check of its rows: `len((a, b))`)
+                return [], str(len(a[0].elts))
+            s = self.info(a[0])[0]
+            if not isinstance(s, tuple):        # (a tuple's "tuple": len read its first letter, `ok = t`)
+                self.fail(e, f"len() of {ast.unparse(a[0])} on the device")
+            return [], str(s[0])
         if name == "int":
             p, x = self.low(a[0])
             return p, f"int({x})"
@@ -365,6 +370,8 @@ class ExpressionLowering:
             p, x = self.low(a[0], idx, rshape)
             return p, (f"float({x})" if self.dtype_of(a[0]) != "f" else x) if kind == "f" else \
                 f"int({x})" if kind == "i" else f"({x} != 0)"
+        if name in LAYOUT_CALLS:           # (the device's arrays have one layout: x's values, Inference's shape)
+            return self.low(a[0], idx, rshape)
         if name == "rt.written" and indexed(e) is not None:
             return self._low_subscript(self.once_each(indexed(e), "the adjoint of a write"), idx)
         if name == "rt.astype_grad":       # v where the cast's result y is a float, zeros where it is not

@@ -8,6 +8,7 @@ from ..transforms.astutil import nested_blocks
 from ..transforms.logdomain_calls import HELPERS, PRODUCTS
 from .spelling import called
 from .common import (Unknown, ARRAY_LITERALS, AXES_ORDER_CALLS, BOOLEAN, CAST_ADVICE, CAST_CALLS, ELEMENTWISE,
+                     LAYOUT_CALLS,
                      INT_CALLS, REDUCTIONS, REDUCTION_GRADS, dotted, size, axes_order, cast_kind, indexed, broadcast_shapes,
                      is_none, module_constant, none_test)
 
@@ -202,6 +203,11 @@ class Inference:
         if name in CAST_CALLS:
             s, _ = self.info(args[0])
             return s, self.cast_to(e)
+        if name in LAYOUT_CALLS:        # (x's values: of an array, its shape; NumPy makes a number an array (1,))
+            s, d = self.info(args[0])
+            if not isinstance(s, tuple):
+                raise ValueError(f"{name}(...) of a number (NumPy makes it an array of shape (1,))")
+            return s, d
         if name == "rt.written" and indexed(e) is not None:       # (dx[idx], idx an index list: _view)
             return self._subscript_info(indexed(e))
         if name == "rt.astype_grad":        # (v where the cast's result is a float, else zeros: v's shape)

@@ -70,6 +70,11 @@ class ViewCheck:
     def is_array(self, name):
         return name in self.low.shape and name not in self.low.tuples
 
+    def listed(self, idx) -> bool:
+        """`idx` holds an index list (low.index_lists): NumPy's `a[idx]` is a copy, as the device's."""
+        parts = idx.elts if isinstance(idx, ast.Tuple) else [idx]
+        return any(isinstance(p, ast.Name) and p.id in self.low.index_lists for p in parts)
+
     def source(self, value):
         """The array name `target = value` may view, or None."""
         v = value
@@ -78,7 +83,7 @@ class ViewCheck:
         if isinstance(v, ast.Attribute) and v.attr == "T" and isinstance(v.value, ast.Name):
             return v.value.id if self.is_array(v.value.id) else None
         if isinstance(v, ast.Subscript) and isinstance(v.value, ast.Name) and self.is_array(v.value.id) \
-                and _basic(v.slice):
+                and _basic(v.slice) and not self.listed(v.slice):
             return v.value.id
         if isinstance(v, ast.Call) and dotted(v.func) in VIEW_CALLS and v.args and isinstance(v.args[0], ast.Name):
             return v.args[0].id if self.is_array(v.args[0].id) else None
