@@ -11,6 +11,7 @@ statement rewrites `block`, `assign` and `expr`.
 """
 from __future__ import annotations
 
+import ast
 import copy
 
 import gast
