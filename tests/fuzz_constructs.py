@@ -1287,6 +1287,9 @@ DETECTORS = {
     "augmented assignment :: tuple unpacking and swaps": lambda t: _swap(t) and any(
         isinstance(n.targets[0], ast.Tuple) and not _swap(ast.Module(body=[n], type_ignores=[]))
         for n in _walk(t, ast.Assign)),
+    "tuple unpacking and swaps :: also of an array into its rows whose count is checked as python checks it": lambda t: any(
+        isinstance(n.targets[0], ast.Tuple) and all(isinstance(e, ast.Name) for e in n.targets[0].elts)
+        and _is_call(n.value, "np.tanh") for n in _walk(t, ast.Assign)),
     "augmented assignment :: chained comparisons": lambda t: any(len(c.ops) >= 2 for c in _walk(t, ast.Compare)),
     "augmented assignment :: conditional expressions": lambda t: bool(_walk(t, ast.IfExp)),
     "augmented assignment :: and/or": lambda t: {type(b.op) for b in _walk(t, ast.BoolOp)} >= {ast.And, ast.Or},

@@ -2346,7 +2346,8 @@ class Gen:
                    ("realviews", lambda: self.real_views(env), r"\b"),
                    ("factoryforms", lambda: self.factory_forms(env, "n" if "n" in params else "2", "flag" in params),
                     None),
-                   ("helpernames", lambda: self.helpers_named_alike(env), None)))
+                   ("helpernames", lambda: self.helpers_named_alike(env), None),
+                   ("splitparts", lambda: self.split_parts(env), None)))
         prog = Program(src, self.N, params, n, seq, checkpoints)
         prog.python_only = self.python_only and bool(fuzz_rules.PYTHON_ONLY_TEXT.search(src))
         return prog
@@ -2422,6 +2423,34 @@ class Gen:
             lines.append(f"{r}{at} = {self.expr('s', env, 1)} * {self.const()}")
         extra = self.pick(["", f" + np.real({s}) * 0.5", f" + np.sum(np.atleast_3d({s}))", f" + {s}.real * {s}.imag"])
         return lines, f"np.sum(np.sin({r}) * {r}) * 0.1" + (f" + {summed} * 0.1" if summed else "") + extra
+
+    def split_parts(self, env):
+        """'splitparts' (README Rules: np.split's parts, views of x that share no memory with each other, unpacked into
+        names, written and looped over; README Python: an array unpacked into its rows, `sp, sq = np.tanh(M)`; drawn
+        last, h31): a vector `u` f computes split into two or three parts, one
+        part written and another read after the write (reverse mode declined it: the parts were taken for views of
+        each other), or a loop over the parts, of the call or of a name bound to it, writing into each part half the
+        time (reverse mode declined the loop: a tuple indexed by its counter). u itself is not read after a write
+        into a part (reverse mode declines that read, as it declines any view's). Returns the lines and a scalar
+        term."""
+        u, p, q, acc, w = self.fresh("su"), self.fresh("sp"), self.fresh("sq"), self.fresh("sacc"), self.fresh("sw")
+        if self.choose(3) == 0:     # README Python: unpacking an array into its rows (Python's count check)
+            return [f"{p}, {q} = np.tanh({self.expr('m', env, 1)})"], f"np.sum({p} * np.sin({q}))"
+        lines = [f"{u} = np.sin({self.expr('v', env, 1)}) + 0.5"]
+        s = self.expr("s", env, 1)
+        if self.coin(2):    # (every part has an element: N >= 2)
+            split = self.pick([f"np.split({u}, [1])", f"np.array_split({u}, 2)", f"np.split({u}, [-1])"])
+            lines += [f"{p}, {q} = {split}", f"{p}[0] = {q}[-1] * {self.const()} + {s}"]
+            return lines, f"np.sum({q} * {q}) * 0.5 + np.sum(np.sin({p}) * {p})"
+        split = self.pick([f"np.array_split({u}, 2)", f"np.split({u}, [1])", f"np.array_split({u}, [1, 1])"])
+        if self.coin(2):
+            lines.append(f"{p} = {split}")
+            split = p
+        lines += [f"{acc} = 0.0", f"for {w} in {split}:"]
+        if "[1, 1]" not in split and self.coin(2):     # (an empty part has no element to write)
+            lines.append(f"    {w}[0] = {w}[-1] * {self.const()}")
+        lines.append(f"    {acc} = {acc} * 0.5 + np.sum(np.sin({w}) * {w}) + {s}")
+        return lines, f"{acc} * 0.3"
 
     def helpers_named_alike(self, env):
         """'helpernames' (drawn last): module-level helpers `sqK(qJ)`, `midK(qJv1, w)`, which calls sqK on qJv1 and on an
@@ -2840,7 +2869,10 @@ ALL_FEATURES = ("where", "maximum", "helpers", "closures", "for", "while", "brea
                 "factoryforms",
                 # helpers calling helpers, their parameters and locals named as f's locals and as each other's (the
                 # inliner's renaming read the call's argument for them; h30d, drawn last)
-                "helpernames")
+                "helpernames",
+                # README (Rules): np.split's parts unpacked into names, one written and another read, or looped over,
+                # written (drawn last, h31)
+                "splitparts")
 # the fuzzer's --parallel mode's (tests/fuzz_parallel.py), drawn after all of ALL_FEATURES: a loss over the rows of
 # M @ a, which jit="parallel" runs in chunks on threads (left out of ALL_FEATURES: the other modes' programs stay)
 PARALLEL_FEATURES = ("rowloss",)

@@ -421,3 +421,25 @@ def test_zero_d_array_used_as_a_number_runs_on_the_device():
     """... and one the derivative code makes a number (README: 0-d arrays as the numbers they hold) compiles."""
     k = srcdiff.cuda.vmap(srcdiff.grad(zero_d_as_a_number), in_axes=(0,))
     assert ".target sm_90" in k.ptx(np.ones(2), cc=(9, 0))
+
+
+def rows_unpacked(v, w):
+    a, b = v
+    n, m = np.zeros((2, 3)).shape
+    return a * np.sin(b) * w + n * m
+
+
+@pytest.mark.parametrize("make", [srcdiff.grad, srcdiff.jvp])
+def test_unpacking_counts_are_decided_when_the_kernel_is_built(make):
+    """`a, b = v` has Python's count check (rt.check_unpack), which had no device lowering: every kernel unpacking an
+    array or a shape was declined ("writes through rt.check_unpack(...)"). The lowering decides it from the shapes
+    per thread: no code where the count is right, and Python's ValueError said at the line where it is not."""
+    tangent = ((np.ones((4, 2)), np.ones(4)),) if make is srcdiff.jvp else ()
+    srcdiff.cuda.vmap(make(rows_unpacked, wrt=(0, 1)), in_axes=(0, 0) + ((0,) if tangent else ())).ptx(
+        np.ones((4, 2)), np.ones(4), *tangent, cc=(9, 0))
+    tangent = ((np.ones((4, 3)), np.ones(4)),) if make is srcdiff.jvp else ()
+    k = srcdiff.cuda.vmap(make(rows_unpacked, wrt=(0, 1)), in_axes=(0, 0) + ((0,) if tangent else ()))
+    with pytest.raises(srcdiff.SrcdiffError, match="unpacking into 2 names a value of 3 items: Python raises "
+                                                   "ValueError") as info:
+        k.ptx(np.ones((4, 3)), np.ones(4), *tangent, cc=(9, 0))
+    assert re.search(rf"test_cuda_messages\.py:{rows_unpacked.__code__.co_firstlineno + 1}: ", str(info.value))

@@ -865,6 +865,19 @@ def test_real_views_are_drawn_and_checked(workdir):
         fuzzgen.check_program(prog.load(workdir, f"realviews_{first[form]}"), prog, jit, first[form])
 
 
+def test_split_parts_are_drawn_and_checked(workdir):
+    """'splitparts' (README Rules: np.split's parts unpacked into names, one written and another read after it, or
+    looped over, of the call or of a name bound to it, written in the loop; each declined in reverse mode before h31)
+    draws each form; the first program writing one part and reading another passes the oracles under Numba, the first
+    writing in a loop over a name bound to the parts under Python."""
+    forms = {"written": r"sp(\d+), sq(\d+) = np\.(array_)?split\([^\n]*\n    sp\1\[0\] = sq\2\[-1\]",
+             "loop": r"for sw\d+ in np\.(array_)?split\(", "named loop written": r"for (sw\d+) in sp\d+:\n        \1\[0\] = "}
+    first = first_seeds_drawing(forms, 200)
+    for form, jit in (("written", True), ("named loop written", False)):
+        prog = fuzzgen.seeded_program(first[form])
+        fuzzgen.check_program(prog.load(workdir, f"splitparts_{first[form]}"), prog, jit, first[form])
+
+
 def test_factory_forms_are_drawn_and_checked(workdir):
     """'factoryforms' (README 'Factories', whose forms the generator drew none of but a factory's function called in a
     lambda: the audit of h30d) draws a factory's function called at once, bound in both branches, bound again in a

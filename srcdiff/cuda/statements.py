@@ -243,12 +243,36 @@ class StatementLowering:
         name = dotted(v.func) if isinstance(v, ast.Call) else None
         if name == "rt.index_add" and len(v.args) == 3 and indexed(v, ast.Store()) is not None:
             return self._assign_subscript(indexed(v, ast.Store()), v.args[2], st, aug="+", at_each=True)
+        if name == "rt.check_unpack":
+            return self._unpack_count(st, v)
         if name and name.startswith("rt."):     # (srcdiff's own statement: the derivative's, an indexed write)
             self.fail(st, f"the derivative of this line writes through {called(name)}, which has no device lowering",
                       "index with integers, one element at a time (device code has no index arrays or masks)")
         self.fail(st, f"the statement {ast.unparse(st)} (a call whose result nothing reads: device code evaluates "
                       "calls for their results)",
                   "assign its result to a name where it is needed, or leave the call out")
+
+    def _unpack_count(self, st, v):
+        """`rt.check_unpack(x, n)` (Python's count check of `a, b = x`): decided here, where the kernel is built, from
+        x's shape per thread (its rows), or a shape's length (`n, m = M.shape`): no code, or declined as Python
+        raises ValueError."""
+        x, n = v.args[0], v.args[1].value
+        if isinstance(x, ast.Name) and x.id in self.tuples:     # (a name of a shape: its binding's)
+            x = next((b.value for b in ast.walk(self.fn) if isinstance(b, ast.Assign) and len(b.targets) == 1
+                      and isinstance(b.targets[0], ast.Name) and b.targets[0].id == x.id), x)
+        if isinstance(x, ast.Attribute) and x.attr == "shape" or (
+                isinstance(x, ast.Call) and dotted(x.func) == "np.shape" and len(x.args) == 1):
+            of = self.info(x.value if isinstance(x, ast.Attribute) else x.args[0])[0]
+            count = len(of) if isinstance(of, tuple) else None
+        else:
+            shape = self.info(x)[0] if not isinstance(x, ast.Tuple) else None
+            count = len(x.elts) if isinstance(x, ast.Tuple) else shape[0] if isinstance(shape, tuple) and shape else None
+        if count == n:
+            return []
+        self.fail(st, f"unpacking into {n} names" + (
+            f" a value of {count} items: Python raises ValueError" if count is not None else
+            " a value whose number of items the kernel does not know"),
+            "unpack as many names as it has items, or index it (x[0], x[1])")
 
     def _assign(self, st):
         if len(st.targets) != 1:
