@@ -341,7 +341,8 @@ def covariance_in_rows(x, a):
 def zip_of_rows(x, a):
     """A loop over zip(*[a, b]) checks that the list has 2 rows, `ok = len((a, seq3))`: the lowering read the length
     of a tuple off its shape, the word "tuple", and wrote `ok = t` (the simulator's NameError "name 't' is not
-    defined", CUDA fuzz with device features and 'fancy', seed 1434027)."""
+    defined", CUDA fuzz with device features and 'fancy', seed 1434027); jvp's `seq = (a, seq3)`, `ok = len(seq)` kept
+    the tuple of arrays ("array a used where a scalar is needed"): len of a tuple literal's name is its length."""
     s = 0.0
     for i, (e2, e3) in enumerate(zip(*[a, np.maximum(a, x)])):
         s = s + e2 * e3 * (i + 1.0)
@@ -463,7 +464,8 @@ def _run_all():
                              ("jvp_computed_pairs", computed_pairs_loop, (x, a, M), (np.ones(B), np.cos(a), np.sin(M))),
                              ("jvp_carried_tuple", carried_tuple, (x, a, M), (np.ones(B), np.cos(a), np.sin(M))),
                              ("jvp_stack_popped", stack_popped, (x, a), (np.ones(B), np.cos(a))),
-                             ("jvp_ellipsis_written", ellipsis_written, (x, a), (np.ones(B), np.cos(a)))]:
+                             ("jvp_ellipsis_written", ellipsis_written, (x, a), (np.ones(B), np.cos(a))),
+                             ("jvp_zip_of_rows", zip_of_rows, (x, a), (np.ones(B), np.cos(a)))]:
         try:
             wrt = tuple(range(len(args)))
             jv = srcdiff.jvp(f, wrt=wrt, jit=False)
@@ -521,7 +523,7 @@ if __name__ != "__main__":
         assert results["nan_branch"]["nans"] == 1, results["nan_branch"]          # one example's value
 
     @pytest.mark.parametrize("name", ["jvp_empty", "jvp_pairs", "jvp_computed_pairs", "jvp_carried_tuple",
-                                      "jvp_stack_popped", "jvp_ellipsis_written"])
+                                      "jvp_stack_popped", "jvp_ellipsis_written", "jvp_zip_of_rows"])
     def test_jvp_matches_cpu(results, name):
         r = results[name]
         assert isinstance(r, dict), r

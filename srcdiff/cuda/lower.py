@@ -287,7 +287,8 @@ def _name_tuple_zeros(body, taken) -> None:
 
 
 class _TupleItems(ast.NodeTransformer):
-    """`t[k]` of a name bound to a tuple literal of names and numbers (nested), k a constant: the item itself."""
+    """`t[k]` of a name bound to a tuple literal of names and numbers (nested), k a constant: the item itself; `len(t)`
+    its length."""
 
     def __init__(self, env):
         self.env = env
@@ -302,6 +303,15 @@ class _TupleItems(ast.NodeTransformer):
                 return e
             if t is not None and isinstance(k, int) and -len(t.elts) <= k < len(t.elts):
                 return ast.copy_location(copy.deepcopy(t.elts[k]), e)
+        return e
+
+    def visit_Call(self, e):
+        """`len(t)` of such a name: its number of items (jvp's check of zip(*[a, b])'s rows, `ok = len(seq)`: the
+        tuple of arrays stayed, "array a used where a scalar is needed")."""
+        self.generic_visit(e)
+        if dotted(e.func) == "len" and len(e.args) == 1 and not e.keywords and isinstance(e.args[0], ast.Name) \
+                and self.env.get(e.args[0].id) is not None:
+            return ast.copy_location(ast.Constant(len(self.env[e.args[0].id].elts)), e)
         return e
 
 
