@@ -56,6 +56,16 @@ def listed(x, a, M):
     return np.sum(np.sin(picked)) + np.sum(cols * cols) * x + np.sum(row * a[:2]) + np.sum(twice * x)
 
 
+def placed(x, T):
+    """The list's axis where NumPy puts it: first where a slice parts it from the integer indexing another axis
+    (`T[0, :, [1, 2]]`: shape (2, 3)), else in its place. The matrices written out with a negative number are
+    rows jvp names (`r = (0.5, -1.0, 2.0)`, `np.array((r, ...))`: "np.array(...) of values of different shapes")."""
+    W = np.array([[1.0, 2.0, 3.0], [0.5, -1.0, 2.0]])
+    V = np.array([[1.0, 2.0], [0.5, -1.0]])
+    return (np.sum(np.sin(T[0, :, [1, 2]]) * W) * x + np.sum(np.sin(T[:, [0, 2], 1]) * V)
+            + np.sum(np.cos(T[[1, 0], 1:, ::2]) * x) + np.sum(T[1, [2, 0]] * np.array([[1.0], [-3.0]])))
+
+
 def listed_written(x, a, M):
     b = a * 1.0
     b[[0, 2]] = x * a[[1, 0]]
@@ -113,7 +123,7 @@ def _data():
     M = rng.normal(size=(B, 2, 3))
     T = rng.normal(size=(B, 2, 3, 4)) * 0.5
     return {"swapped": (swapped, (x, M)), "moved": (moved, (x, T)), "laid_out": (laid_out, (x, M)),
-            "listed": (listed, (x, a, M)),
+            "listed": (listed, (x, a, M)), "placed": (placed, (x, T)),
             "listed_written": (listed_written, (x, a, M)), "listed_after_return": (listed_after_return, (x, a)),
             "listed_copy": (listed_copy, (x, a)),
             "cast": (cast, (x, a))}

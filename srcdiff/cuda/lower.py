@@ -288,7 +288,7 @@ def _name_tuple_zeros(body, taken) -> None:
 
 class _TupleItems(ast.NodeTransformer):
     """`t[k]` of a name bound to a tuple literal of names and numbers (nested), k a constant: the item itself; `len(t)`
-    its length."""
+    its length; `np.array((t, u))` the rows written out."""
 
     def __init__(self, env):
         self.env = env
@@ -312,12 +312,18 @@ class _TupleItems(ast.NodeTransformer):
         if dotted(e.func) == "len" and len(e.args) == 1 and not e.keywords and isinstance(e.args[0], ast.Name) \
                 and self.env.get(e.args[0].id) is not None:
             return ast.copy_location(ast.Constant(len(self.env[e.args[0].id].elts)), e)
+        if dotted(e.func) in ("np.array", "rt.array") and len(e.args) == 1 and isinstance(e.args[0], ast.Tuple):
+            rows = e.args[0].elts       # (jvp names the rows of a matrix written out: `r2 = (1.0, 2.0)`, then
+            for k, x in enumerate(rows):    # np.array((r2, r3)), "np.array(...) of values of different shapes")
+                if isinstance(x, ast.Name) and self.env.get(x.id) is not None:
+                    rows[k] = ast.copy_location(copy.deepcopy(self.env[x.id]), x)
         return e
 
 
 def _simple_tuple(v) -> bool:
-    return isinstance(v, ast.Tuple) and all(isinstance(x, (ast.Name, ast.Constant)) or _simple_tuple(x)
-                                            for x in v.elts)
+    return isinstance(v, ast.Tuple) and all(isinstance(x, (ast.Name, ast.Constant)) or _simple_tuple(x) or
+                                            isinstance(x, ast.UnaryOp) and isinstance(x.operand, ast.Constant)
+                                            for x in v.elts)     # (-1.0 too: a row written out, `(0.5, -1.0)`)
 
 
 def _forget(env, names):
