@@ -89,7 +89,7 @@ def _makes_float64(fn, seen: frozenset, floats: frozenset = frozenset(), ints: f
     if fn.__closure__:
         names.update(zip(fn.__code__.co_freevars, (c.cell_contents for c in fn.__closure__ if _filled(c))))
     seen = seen | {fn.__code__}
-    if _integers_meet_floats(tree, ints, plain=plain):
+    if _integers_meet_floats_of(fn.__code__, ints, plain):
         return True
     for n in ast.walk(tree):
         if _float64_node(n) or floats and _numpy_of_numbers(n, floats):
@@ -121,6 +121,14 @@ _INTEGER_REDUCTIONS = {"sum", "prod", "cumsum", "cumprod", "max", "min", "amax",
 _INTEGER_DTYPES = {"int", "bool", "int8", "int16", "int32", "int64", "intp", "int_", "uint8", "uint16", "uint32",
                    "uint64", "bool_", "i8", "i4"}
 _ARITHMETIC = (ast.Add, ast.Sub, ast.Mult, ast.Div, ast.Pow, ast.Mod, ast.FloorDiv, ast.MatMult)
+
+
+@functools.lru_cache(maxsize=1024)
+def _integers_meet_floats_of(code, ints: frozenset, plain: frozenset) -> bool:
+    """_integers_meet_floats of the function whose code is `code` (read from its source once per call types: value_like
+    asks at every call of float32 arguments)."""
+    tree = _tree(code)
+    return tree is not None and _integers_meet_floats(tree, ints, plain=plain)
 
 
 def _integers_meet_floats(tree, ints: frozenset, own_only: bool = False, plain: frozenset = frozenset()) -> bool:
