@@ -46,6 +46,11 @@ def tuple_made_here(x):
     return np.sum(a * b)
 
 
+def shape_unpacked(M):
+    n, m = M.shape
+    return np.sum(M * M) * n + m
+
+
 def imag_named(x):
     b = x * 1.5
     im = b.imag
@@ -203,3 +208,15 @@ def test_rot90_checks_the_rank_for_every_k(mod, jit):
         with pytest.raises(ValueError):
             transform(mod.rot_by_4, jit=jit)(*args)
     _checked(mod.rot_by_0_and_2, np.outer(X, X[::-1]) + np.eye(4), jit)
+
+
+@pytest.mark.parametrize("jit", [False, True], ids=["py", "jit"])
+def test_unpacking_a_shape_checks_the_rank(mod, jit):
+    """`n, m = M.shape`: no check where the kinds give M's rank (2), Python's ValueError for a rank-3 M."""
+    M = np.array([[0.5, -1.2, 2.0], [0.7, 0.3, -0.4]])
+    _checked(mod.shape_unpacked, M, jit)
+    for transform, args in ((srcdiff.grad, (M,)), (srcdiff.jvp, (M, M))):
+        g = transform(mod.shape_unpacked, jit=jit)
+        g(*args)
+        assert "check_unpack" not in srcdiff.source(g), srcdiff.source(g)
+    _raises_as_python(mod.shape_unpacked, np.ones((2, 2, 2)), jit)

@@ -366,11 +366,16 @@ def scalar_items(unit: Unit, kind_map: dict) -> bool:
                 return gast.copy_location(load(n.value.id), n)
             return n
 
-    def counted(s):     # desugar's count check of `a, b = t`, t a tuple of known length n: Python's check passes
-        nonlocal changed
+    shapes = {s.targets[0].id: s.value.value.id for s in walk_statements(unit.node.body)
+              if isinstance(s, gast.Assign) and isinstance(s.targets[0], gast.Name) and isinstance(s.value, gast.Attribute)
+              and s.value.attr == "shape" and isinstance(s.value.value, gast.Name)}
+
+    def counted(s):     # desugar's count check of `a, b = t`, t a tuple of known length n (a shape of an array of rank
+        nonlocal changed    # n: `n, m = M.shape`): Python's check passes
         if (isinstance(s, gast.Expr) and isinstance(s.value, gast.Call) and dotted_name(s.value.func) == "rt.check_unpack"
                 and isinstance(s.value.args[0], gast.Name) and isinstance(s.value.args[1], gast.Constant)
-                and length(kind_map.get(s.value.args[0].id)) == s.value.args[1].value):
+                and s.value.args[1].value in (length(kind_map.get(s.value.args[0].id)), ndim(kind_map.get(
+                    shapes.get(s.value.args[0].id))))):
             changed = True
             return []
         return s
