@@ -565,3 +565,40 @@ def test_jvp_follows_a_write_through_a_squeezed_view(jit):
     value, dot = srcdiff.jvp(written_through_a_squeezed_view, wrt=0, jit=jit)(0.5, M.copy(), 1.0)
     assert value == written_through_a_squeezed_view(0.5, M.copy()) == 69.5
     np.testing.assert_allclose(dot, numerical_grad(written_through_a_squeezed_view, [0.5, M.copy()], 0), rtol=1e-7)
+
+
+def split_at_constants(x, a):
+    vu = np.sin(a) * x
+    r, c, q = np.array_split(vu, [1, 2])
+    c = np.sum(c) * np.sum(q * q)
+    r[-1] = np.sum(a) * -0.7
+    return np.sum(np.sin(r) * r) + c
+
+
+def split_gradient_norm(x, a):
+    gx, ga = srcdiff.grad(split_at_constants, wrt=(0, 1))(x, a)
+    return gx * gx + np.sum(ga * ga)
+
+
+@JIT
+def test_slices_at_constant_bounds_apart_are_apart(jit):
+    """np.array_split(vu, [1, 2])'s parts are `vu[:1]`, `vu[1:2]`, `vu[2:]` in the gradient's code: reverse over it read
+    `q` after the write into `r` and was declined ("`q` shares memory with `r`", fuzz --nested 1401011): slices whose
+    constant bounds leave no element in common are apart."""
+    x, a = 0.7, np.array([0.3, -0.5, 0.9, 1.2])
+    gx, ga = srcdiff.grad(split_gradient_norm, wrt=(0, 1), jit=jit)(x, a)
+    assert np.isclose(gx, numerical_grad(split_gradient_norm, (x, a), 0), rtol=1e-5)
+    assert np.allclose(ga, numerical_grad(split_gradient_norm, (x, a), 1), rtol=1e-5)
+
+
+def overlapping_constant_slices(x, a):
+    vu = np.sin(a) * x
+    r = vu[:2]
+    q = vu[1:]
+    r[-1] = x * 2.0    # <- overlapping_constant_slices
+    return np.sum(q * q)
+
+
+def test_slices_at_constant_bounds_that_overlap_are_declined():
+    with pytest.raises(srcdiff.SrcdiffError, match="`q` shares memory with `r`"):
+        srcdiff.grad(overlapping_constant_slices)(0.7, np.array([0.3, -0.5, 0.9, 1.2]))

@@ -56,12 +56,14 @@ class _Flow:
             return frozenset()
         part = anno.get(value, anno.SPLIT_PART)
         self.slices[name] = (src,) + cut + (part,)
-        _, axis, lo, hi, _ = self.slices[name]
+        _, axis, lo, hi, start, stop, _ = self.slices[name]
 
         def apart(p):
-            src_p, axis_p, lo_p, hi_p, part_p = self.slices.get(p, (None,) * 5)
+            src_p, axis_p, lo_p, hi_p, start_p, stop_p, part_p = self.slices.get(p, (None,) * 7)
             return src_p == src and axis_p == axis and (
                 (hi is not None and lo_p == hi) or (lo is not None and hi_p == lo)
+                or (stop is not None and start_p is not None and stop <= start_p)
+                or (stop_p is not None and start is not None and stop_p <= start)
                 or (part is not None and part_p is not None and part_p[0] == part[0] and part_p[1] != part[1]))
         return frozenset(p for p in shared if apart(p))
 
@@ -317,8 +319,9 @@ class _Flow:
 
 
 def _one_slice(value, in_loops) -> tuple | None:
-    """(axis, lower, upper) of `a[lo:hi]` or `a[:, lo:hi]` (one slice without a step, the axes before it whole), the
-    bounds as text (None where left out), where no loop binds a name they read; else None."""
+    """(axis, lower, upper, start, stop) of `a[lo:hi]` or `a[:, lo:hi]` (one slice without a step, the axes before it
+    whole), the bounds as text (None where left out) and as constant integers counted from the front (start 0 where
+    left out; None where not such a constant), where no loop binds a name they read; else None."""
     if not (isinstance(value, gast.Subscript) and isinstance(value.value, gast.Name)):
         return None
     idx = value.slice.elts if isinstance(value.slice, gast.Tuple) else [value.slice]
@@ -332,7 +335,16 @@ def _one_slice(value, in_loops) -> tuple | None:
            for n in walk(b)):
         return None
     text = lambda b: None if b is None else ast.dump(gast.gast_to_ast(copy.deepcopy(b)))  # noqa: E731
-    return len(idx) - 1, text(last.lower), text(last.upper)
+    start = 0 if last.lower is None else _natural(last.lower)
+    return len(idx) - 1, text(last.lower), text(last.upper), start, _natural(last.upper)
+
+
+def _natural(bound) -> int | None:
+    """A slice bound that is a constant integer >= 0 (counted from the front, so that two such bounds order the
+    elements they cut: `b[:1]` and `b[2:]` are apart, the generated code of np.array_split's parts), else None."""
+    if isinstance(bound, gast.Constant) and type(bound.value) is int and bound.value >= 0:
+        return bound.value
+    return None
 
 
 def zero_d_scalars(fn, kinds) -> frozenset:
