@@ -389,15 +389,21 @@ def svd_u_jvp(a, U, da):
 
 
 @register_jitable
-def svd_u_grad_tangent(a, U, g, da, dU):
-    """Tangent of svd_u_grad(a, U, g) = L B along da and dU (g fixed), where B = Uᵀa, s² = rowsum(B²),
-    X = Uᵀg, L = U (F(s²) ∘ (X - Xᵀ)) + (g - UX) S⁻²: the product rule through each of them."""
+def _u_basis_tangent(a, U, da, dU):
+    """What svd_u_grad and svd_u_jvp both build from a and U, with its tangent along da and dU: U and dU contiguous,
+    B = Uᵀa, s² = rowsum(B²) (the squared singular values) and F = F(s²) (the gaps' reciprocals), and dB, ds²."""
     Uc, dUc = _c(U), _c(dU)
     B = dot(_t(Uc), a)
     dB = dot(_t(dUc), a) + dot(_t(Uc), da)
     s2 = _rowsum(B * B)
-    ds2 = 2.0 * _rowsum(B * dB)
-    F = _gaps(s2)
+    return Uc, dUc, B, dB, s2, 2.0 * _rowsum(B * dB), _gaps(s2)
+
+
+@register_jitable
+def svd_u_grad_tangent(a, U, g, da, dU):
+    """Tangent of svd_u_grad(a, U, g) = L B along da and dU (g fixed), where B = Uᵀa, s² = rowsum(B²),
+    X = Uᵀg, L = U (F(s²) ∘ (X - Xᵀ)) + (g - UX) S⁻²: the product rule through each of them."""
+    Uc, dUc, B, dB, s2, ds2, F = _u_basis_tangent(a, U, da, dU)
     X = dot(_t(Uc), g)
     dX = dot(_t(dUc), g)
     K, dK = X - _t(X), dX - _t(dX)
@@ -412,12 +418,7 @@ def svd_u_grad_tangent(a, U, g, da, dU):
 def svd_u_jvp_tangent(a, U, t, da, dU):
     """Tangent of svd_u_jvp(a, U, t) = U (F ∘ (Y + Yᵀ)) + (Z - UY) S⁻² along da and dU (t fixed), where B = Uᵀa,
     s² = rowsum(B²), Z = t Bᵀ, Y = UᵀZ, F = F(s²): the product rule through each of them."""
-    Uc, dUc = _c(U), _c(dU)
-    B = dot(_t(Uc), a)
-    dB = dot(_t(dUc), a) + dot(_t(Uc), da)
-    s2 = _rowsum(B * B)
-    ds2 = 2.0 * _rowsum(B * dB)
-    F = _gaps(s2)
+    Uc, dUc, B, dB, s2, ds2, F = _u_basis_tangent(a, U, da, dU)
     Z = dot(t, _t(B))
     dZ = dot(t, _t(dB))
     Y = dot(_t(Uc), Z)
