@@ -23,8 +23,7 @@ def returned_structure(fn):
     fn = getattr(fn, "py_func", fn)
     if not inspect.isfunction(fn):
         return None
-    _namespaces.setdefault(fn.__code__, _names_of(fn))
-    return _structure(fn.__code__)
+    return _structure(fn)
 
 
 def has_list(structure) -> bool:
@@ -46,18 +45,17 @@ def restructured(value, structure):
 
 
 @functools.lru_cache(maxsize=512)
-def _structure(code, depth: int = 0):
+def _structure(function, depth: int = 0):
+    """returned_structure of the function object `function` (per function, not per code object: an equal code object
+    of another module, on the same line of another file, reads that module's helpers)."""
     try:
-        tree = ast.parse(textwrap.dedent(inspect.getsource(code)))
+        tree = ast.parse(textwrap.dedent(inspect.getsource(function.__code__)))
     except (OSError, TypeError, SyntaxError, IndentationError):
         return None
     fn = next((n for n in tree.body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))), None)
     if fn is None:
         return None
-    return _def_structure(fn, _namespaces.get(code, {}), depth)
-
-
-_namespaces: dict = {}     # code -> the names its function reads (its module's, its closure's): calls of helpers
+    return _def_structure(fn, _names_of(function), depth)
 
 
 def _def_structure(fn, namespace, depth):
@@ -95,8 +93,7 @@ def _def_structure(fn, namespace, depth):
                 else None
         obj = namespace.get(name)
         if inspect.isfunction(obj):
-            _namespaces.setdefault(obj.__code__, _names_of(obj))
-            return _structure(obj.__code__, depth + 1)
+            return _structure(obj, depth + 1)
         return None
 
     shapes = {repr(_of(r, bound, 0, called)) for r in returns}

@@ -118,6 +118,33 @@ def test_jvp_of_a_list_is_a_list(jit):
     np.testing.assert_allclose(tangent[1][1], 2.0 * X32.astype(float), rtol=1e-12)
 
 
+_THROUGH_ITS_HELPER = '''import numpy as np
+
+
+def f(x):
+    return pair(x)
+
+
+def pair(x):
+    return {display}
+'''
+
+
+@pytest.mark.parametrize("jit", [False, True], ids=["py", "jit"])
+def test_jvp_structure_of_a_function_alike_in_another_module(jit):
+    """Two modules whose f is the same code on the same line (code objects compare equal across files), calling a
+    `pair` that returns a list in one and a tuple in the other: returned_lists read f's helpers through the first
+    module's namespace (kept per code object), so jvp of the second gave lists where it returns a tuple."""
+    displays = {"list": "[x * 2.0, np.sin(x)]", "tuple": "(x * 2.0, np.sin(x))"}
+    mods = {k: source_module(f"result_types_alike_{k}_{jit}", _THROUGH_ITS_HELPER.format(display=d))
+            for k, d in displays.items()}
+    assert mods["list"].f.__code__ == mods["tuple"].f.__code__
+    for k, mod in mods.items():
+        value, tangent = srcdiff.jvp(mod.f, jit=jit)(X32.astype(float), np.ones(3))
+        assert type(value) is type(mod.f(X32)) and type(tangent) is type(mod.f(X32)), k
+        np.testing.assert_allclose(tangent[1], np.cos(X32.astype(float)), rtol=1e-12)
+
+
 @pytest.mark.parametrize("jit", [False, True], ids=["py", "jit"])
 def test_reverse_mode_of_a_list_says_list(jit):
     with pytest.raises(srcdiff.SrcdiffError, match=r"returns a tuple \(or a list\)"):

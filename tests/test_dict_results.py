@@ -492,3 +492,25 @@ def over_one_dict(x):
 @pytest.mark.parametrize("f", [layers_made_here, over_one_dict])
 def test_what_the_list_of_dicts_advice_says_works(f, jit):
     check_grad(f, [np.array([0.3, -0.5])], jit=jit)
+
+
+_RETURNS_ITS_DICT = '''import numpy as np
+
+
+def f(x):
+    return {"W": x * 2.0}
+'''
+
+
+@pytest.mark.parametrize("jit", [False, True], ids=["py", "jit"])
+def test_a_dict_returned_is_declined_in_its_own_file(jit):
+    """Two modules whose f (returning a dict, declined) is the same code on the same line: code objects compare equal
+    across files, and dict_forms kept the parsed unit per code object, so the second module's decline named the
+    first module's file."""
+    from gradcheck import source_module
+    mods = [source_module(f"dict_alike_{k}_{jit}", _RETURNS_ITS_DICT) for k in range(2)]
+    assert mods[0].f.__code__ == mods[1].f.__code__
+    for mod in mods:
+        with pytest.raises(srcdiff.SrcdiffError, match="returns a dict") as e:
+            srcdiff.grad(mod.f, jit=jit)(np.ones(3))
+        assert f"{mod.__file__}:5:" in str(e.value)

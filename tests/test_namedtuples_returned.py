@@ -380,3 +380,34 @@ def test_a_method_of_an_argument_copy():
     expect = srcdiff.grad(flat, wrt=(0, 1))(W0.copy(), B0.copy())
     np.testing.assert_allclose(g.W, expect[0], rtol=1e-12)
     np.testing.assert_allclose(g.b, expect[1], rtol=1e-12)
+
+
+_MAKES_ITS_STATE = '''import numpy as np
+from collections import namedtuple
+State = namedtuple("State", {fields!r})
+
+
+def mk(a, b):
+    return State(a, b)
+
+
+def f(x, y):
+    s = mk(x, y)
+    return np.sum(s.W * 2.0 + np.sin(s.b))
+'''
+
+
+@JIT
+def test_a_helper_alike_in_another_module_returns_its_own_class(jit):
+    """Two modules whose `mk` is the same code on the same line (code objects compare equal: name, line, bytecode,
+    names; not the file), each `State` with its fields in another order: the second module's gradient took the first
+    module's State (record_returns cached returned_records per code object), d/dx [2, 2, 2] for [cos x]."""
+    from gradcheck import numerical_grad, source_module
+    first = source_module(f"nt_alike_wb_{jit}", _MAKES_ITS_STATE.format(fields=["W", "b"]))
+    second = source_module(f"nt_alike_bw_{jit}", _MAKES_ITS_STATE.format(fields=["b", "W"]))
+    assert first.mk.__code__ == second.mk.__code__
+    x, y = np.array([0.3, -0.5, 1.1]), np.array([0.7, 0.2, -0.4])
+    for mod in (first, second):
+        gx, gy = srcdiff.grad(mod.f, wrt=(0, 1), jit=jit)(x.copy(), y.copy())
+        np.testing.assert_allclose(gx, numerical_grad(mod.f, [x.copy(), y.copy()], 0), rtol=1e-6)
+        np.testing.assert_allclose(gy, numerical_grad(mod.f, [x.copy(), y.copy()], 1), rtol=1e-6)

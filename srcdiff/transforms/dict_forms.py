@@ -870,7 +870,7 @@ def named_dicts(fn_node) -> dict:
     return out
 
 
-_RETURNED: dict = {}     # code object of a module-level function -> returned_keys of it
+_RETURNED: dict = {}     # a module-level function (the object, not its code: record_returns._RETURNED) -> returned_keys
 
 
 def may_return_dict(fn) -> bool:
@@ -894,16 +894,16 @@ _DICT_OPCODES = frozenset(dis.opmap[name] for name in ("BUILD_MAP", "BUILD_CONST
 
 
 def module_function_keys(fn):
-    """returned_keys of the module-level function `fn` (parsed once per code object)."""
+    """(returned_keys of the module-level function `fn`, its parsed unit), parsed once per function (a code object
+    equal to its own in another module, on the same line of another file, has that file's unit)."""
     from .parse import parse
-    code = fn.__code__
-    if code not in _RETURNED:
+    if fn not in _RETURNED:
         try:
             unit = parse(fn)
-            _RETURNED[code] = (returned_keys(unit.node), unit)
+            _RETURNED[fn] = (returned_keys(unit.node), unit)
         except Exception:   # (its own declines are raised where it is compiled)
-            _RETURNED[code] = (None, None)
-    return _RETURNED[code]
+            _RETURNED[fn] = (None, None)
+    return _RETURNED[fn]
 
 
 def constant_strings(fn, params) -> dict:

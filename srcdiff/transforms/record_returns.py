@@ -128,7 +128,7 @@ def passed(call, source):
     return _passed(call, source[1], source[2])
 
 
-_RETURNED: dict = {}     # code object of a module-level function -> (returned_records of it, its unit)
+_RETURNED: dict = {}     # a module-level function (the object: its globals, its closure) -> (returned_records, its unit)
 
 
 def may_return_record(fn) -> bool:
@@ -142,21 +142,24 @@ def may_return_record(fn) -> bool:
 
 
 def module_function_records(fn):
-    """(returned_records of the module-level function `fn`, its parsed unit), once per code object; (None, None)
-    where it makes no namedtuple or cannot be parsed (its own declines are raised where it is compiled)."""
+    """(returned_records of the module-level function `fn`, its parsed unit), once per function; (None, None)
+    where it makes no namedtuple or cannot be parsed (its own declines are raised where it is compiled).
+    Kept per function object, not per code object: code objects compare equal across modules (same name, line,
+    bytecode and names, another file), and the classes the records name are those of `fn`'s own namespace (a
+    `def mk(a, b): return State(a, b)` of another module, its State's fields in another order, gave its fields
+    to this one's callers)."""
     from .parse import parse
-    code = fn.__code__
-    if code not in _RETURNED:
-        _RETURNED[code] = (None, None)
+    if fn not in _RETURNED:
+        _RETURNED[fn] = (None, None)
         if may_return_record(fn):
             try:
                 unit = parse(fn)
                 owner = fn.__globals__.get(fn.__qualname__.split(".")[-2]) if "." in fn.__qualname__ else None
-                _RETURNED[code] = (returned_records(unit.node, unit.namespace,
-                                                    owner if namedtuple_class(owner) else None), unit)
+                _RETURNED[fn] = (returned_records(unit.node, unit.namespace,
+                                                  owner if namedtuple_class(owner) else None), unit)
             except Exception:
                 pass
-    return _RETURNED[code]
+    return _RETURNED[fn]
 
 
 def records_of_function(obj):
