@@ -24,6 +24,7 @@ from __future__ import annotations
 import copy
 import dis
 import inspect
+import weakref
 from dataclasses import dataclass
 
 import gast
@@ -870,7 +871,8 @@ def named_dicts(fn_node) -> dict:
     return out
 
 
-_RETURNED: dict = {}     # a module-level function (the object, not its code: record_returns._RETURNED) -> returned_keys
+# a module-level function (the object, not its code: record_returns._RETURNED) -> (returned_keys, its unit)
+_RETURNED: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
 
 
 def may_return_dict(fn) -> bool:

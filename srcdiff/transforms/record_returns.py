@@ -12,6 +12,7 @@ flatten's."""
 from __future__ import annotations
 
 import inspect
+import weakref
 from dataclasses import dataclass
 
 import gast
@@ -128,7 +129,9 @@ def passed(call, source):
     return _passed(call, source[1], source[2])
 
 
-_RETURNED: dict = {}     # a module-level function (the object: its globals, its closure) -> (returned_records, its unit)
+# a module-level function (the object: its globals, its closure) -> (returned_records, its unit); weak, so that a
+# closure differentiated once (over a large array) is not kept alive where it returns no namedtuple
+_RETURNED: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
 
 
 def may_return_record(fn) -> bool:
