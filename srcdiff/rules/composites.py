@@ -506,7 +506,8 @@ def _split(a: dict, equal=True):
         starts = [""] + [f"{i} * {step}" if i > 1 else step for i in range(1, n)] + [""]
     else:
         each, extra = f"{length} // {n}", f"{length} % {n}"
-        starts = [""] + [f"{i} * ({each}) + min({i}, {extra})" for i in range(1, n)] + [""]
+        starts = [""] + [f"{i} * ({each}) + min({i}, {extra})" if i > 1 else f"{each} + min(1, {extra})"
+                         for i in range(1, n)] + [""]
     return "(" + "".join(f"{cut(lo, hi)}, " for lo, hi in zip(starts, starts[1:])) + ")"
 
 

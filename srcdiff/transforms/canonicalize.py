@@ -14,7 +14,8 @@ from ..errors import fail
 from . import annotations as anno
 from ..rules import RULES, composites, signature
 from ..rules.numpy_rules import AXIS_REDUCTIONS, OPERATOR_CALLS, UNARY_OPERATOR_CALLS
-from .astutil import NOT_LITERAL, Transformer, literal_value, const, copy_loc, dotted, dotted_name, walk
+from .astutil import (NOT_LITERAL, Namer, Transformer, assign, literal_value, load, const, copy_loc, dotted, dotted_name,
+                      names_in, rewritten, structure_key, walk)
 from .parse import Unit
 from .tuple_calls import TUPLE_CALLS, bind_tuple_call, literal_flag
 
@@ -488,6 +489,12 @@ def array_parameters(name):
     return list(rule.signature.parameters), {p for p, v in rule.vjp.items() if v is not None}
 
 
+def _split_parts(e) -> bool:
+    """Whether `e` is the tuple of slices one call of np.split / np.array_split became (annotations.SPLIT_PART)."""
+    calls = {(anno.get(p, anno.SPLIT_PART) or (None,))[0] for p in e.elts} if isinstance(e, gast.Tuple) else ()
+    return len(calls) == 1 and None not in calls and all(isinstance(p, gast.Subscript) for p in e.elts)
+
+
 def _is_range(e) -> bool:
     """`range(...)`, or a conditional expression of them (`range(n - 1, -1, -1) if rev else range(n)`)."""
     if isinstance(e, gast.IfExp):
@@ -584,11 +591,39 @@ def canonicalize(unit: Unit) -> Unit:
     for n in walk(unit.node):
         if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Load):
             reads[n.id] = reads.get(n.id, 0) + 1
-    unit.node.body = _unpacked_parts(unit.node.body, reads)
+    unit.node.body = _unpacked_parts(unit.node.body, reads, Namer(names_in(unit.node)))
     return unit
 
 
-def _unpacked_parts(stmts: list, reads: dict) -> list:
+def _split_operands(s, base: str, namer) -> list:
+    """`t = np.array_split(vb.T, 2, axis=1)`, made a tuple of slices (composites._split), computes its array and
+    its bounds once, before it, as a person writes it: `vc1 = np.transpose(vb)`, `vc2 = ...`, `t = (vc1[:, :vc2],
+    vc1[:, vc2:])` (names after `base`, the first part's). Each part recomputed the array and its bounds (three
+    transposes each, under other names), so that in the gradient's code, which reverse over it reads, aliasing could not
+    see that the parts are apart. Returns the statements to put before `s`."""
+    parts, out = s.value.elts, []
+
+    def hoist(parts, old):
+        key, name = structure_key(old), namer.fresh(base)
+        out.append(copy_loc(assign(name, old, s.lineno), s))
+        return [rewritten(p, lambda n: load(name) if structure_key(n) == key else n) for p in parts]
+
+    if not isinstance(parts[0].value, gast.Name):
+        parts = hoist(parts, parts[0].value)
+    bound = lambda b: b is not None and not isinstance(b, (gast.Name, gast.Constant))  # noqa: E731
+    while True:
+        cuts = [b for p in parts for d in (p.slice.elts if isinstance(p.slice, gast.Tuple) else [p.slice])
+                if isinstance(d, gast.Slice) for b in (d.lower, d.upper) if bound(b)]
+        if not cuts:
+            break
+        parts = hoist(parts, cuts[0])
+    for old, new in zip(s.value.elts, parts):
+        anno.copy(old, new, (anno.SPLIT_PART,))
+    s.value = copy_loc(gast.Tuple(elts=parts, ctx=gast.Load()), s.value)
+    return out
+
+
+def _unpacked_parts(stmts: list, reads: dict, namer) -> list:
     """`top, bottom = np.split(x, 2)`: desugar's `t = np.split(x, 2)`, its count check and `top = t[0]`, `bottom =
     t[1]`, where the call became a tuple of n parts here (a composite's: np.split, np.array_split), are `top = part0`,
     `bottom = part1`: the generated code names the parts as the user does (it named them after t, top_bottom4 and
@@ -599,9 +634,16 @@ def _unpacked_parts(stmts: list, reads: dict) -> list:
         s = stmts[k]
         for b in ("body", "orelse"):
             if isinstance(getattr(s, b, None), list):
-                setattr(s, b, _unpacked_parts(getattr(s, b), reads))
+                setattr(s, b, _unpacked_parts(getattr(s, b), reads, namer))
         parts = s.value.elts if isinstance(s, gast.Assign) and isinstance(s.value, gast.Tuple) else None
         t = s.targets[0].id if parts and len(s.targets) == 1 and isinstance(s.targets[0], gast.Name) else None
+        if t and _split_parts(s.value):
+            first = stmts[k + 2] if k + 2 < len(stmts) else None
+            named = (isinstance(first, gast.Assign) and isinstance(first.targets[0], gast.Name)
+                     and isinstance(first.value, gast.Subscript) and isinstance(first.value.value, gast.Name)
+                     and first.value.value.id == t)
+            out += _split_operands(s, first.targets[0].id if named else t, namer)
+            parts = s.value.elts
         n = len(parts) if t else 0
         rest = stmts[k + 1:k + 2 + n]
         check = rest[0] if rest else None
