@@ -214,9 +214,11 @@ class _LazyNamer:
 def _array_operand(other, kind_map) -> bool:
     """`other`, an operand of arithmetic with a list or tuple, makes that list an array: an array, or a float
     (a tuple minus a float is no Python; `vals - m` of a composite written out for `np.var(vals)`, `vals` a
-    name of a list); not an int (`[a] * n` repeats: declined by checks.check_sequence_arithmetic) or a tuple."""
+    name of a list); not an int (`[a] * n` repeats: declined by checks.check_sequence_arithmetic) or a tuple, nor
+    a number literal: `terms * 3.0` raises TypeError in Python (declined there too), and a tuple kind beside one can
+    be a kind of the round before, `p * 2.0` of `p = np.asarray(terms)[:1]` (it crashed: 'Constant' has no `id`)."""
     if isinstance(other, gast.Constant):
-        return type(other.value) is float
+        return False
     k = kind_map.get(other.id) if isinstance(other, gast.Name) else None
     return is_array(k) or is_scalar(k) and dtype(k) == "f"
 
