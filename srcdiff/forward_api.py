@@ -257,6 +257,15 @@ class ForwardTransformed:
         tangent = _like_value(out[1], value)
         shape = returned_lists.returned_structure(self.f) if isinstance(value, tuple) and not isinstance(
             self.f, (Transformed, ForwardTransformed)) else None
+        if shape is None and isinstance(value, tuple) and not isinstance(self.f, (Transformed, ForwardTransformed)):
+            shape, lines = returned_lists.path_structure(self.f, value)   # (returns that disagree: by value's shape)
+            if lines:
+                file, _ = user_location(self)
+                raise SrcdiffError(f"jvp of {getattr(self.f, '__name__', 'f')}: it returns a list on one path and a "
+                                   f"tuple on another of the same shape (lines {', '.join(map(str, lines))}): the "
+                                   "generated code returns tuples on both, and its value cannot tell which return ran",
+                                   file, lines[0], advice="return the same kind on every path (a tuple, or a list), "
+                                   "or convert after the call: list(value)")
         if returned_lists.has_list(shape):   # (f returns a list display: generated code gives a tuple)
             return returned_lists.restructured(value, shape), returned_lists.restructured(tangent, shape)
         return value, tangent

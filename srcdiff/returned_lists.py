@@ -4,8 +4,10 @@ structure f gives (a list where f returns a list display), as JAX's jvp does.
 Why: generated code returns a list display of values as a tuple (a tuple holds arrays of different kinds, under
 Numba too), so `srcdiff.jvp(f)` of `return [x * 2.0, np.sin(x)]` returned a tuple value and a tuple tangent where
 f returns a list. The structure is read from f's `return` statements: each a list or tuple display (nested to any
-depth), or a name bound once in f to one; where the returns disagree (a list in one branch, a tuple in another) or
-one returns something else, the generated code's structure is kept.
+depth), or a name bound once in f to one; where the returns disagree (a list in one branch, a tuple in another), the
+returns whose shape the value has decide it (path_structure), and where those disagree on lists and tuples jvp is
+declined (tuples on both paths were returned); where one returns something else, the generated code's structure is
+kept.
 """
 from __future__ import annotations
 
@@ -58,9 +60,10 @@ def _structure(function, depth: int = 0):
     return _def_structure(fn, _names_of(function), depth)
 
 
-def _def_structure(fn, namespace, depth):
+def _def_structure(fn, namespace, depth, each=None):
     """returned_structure of the def `fn` (parsed), whose calls of functions `namespace` names (and of the defs
-    nested in it) give the structures those functions return: `return helper(x)` of a helper returning a list."""
+    nested in it) give the structures those functions return: `return helper(x)` of a helper returning a list.
+    `each`, a list: (line, structure) of each of fn's returns appended to it."""
     returns, bound, defs = [], {}, {}
     for n in _own_nodes(fn):
         if isinstance(n, ast.Return):
@@ -97,7 +100,54 @@ def _def_structure(fn, namespace, depth):
         return None
 
     shapes = {repr(_of(r, bound, 0, called)) for r in returns}
+    if each is not None:
+        each.extend((r.lineno, _of(r, bound, 0, called)) for r in returns)
     return _of(returns[0], bound, 0, called) if len(shapes) == 1 else None
+
+
+def path_structure(fn, value):
+    """The structure `fn`'s returns give where they disagree (a list on one path, a tuple on another: the
+    generated code returns tuples for both), read off `value`'s shape: (structure, None) where the returns that
+    fit it give one structure; (None, lines) where returns of the same shape disagree on lists and tuples (the
+    lines of those returns, in the def's source: which one ran, the value cannot tell); (None, None) where unknown."""
+    fn = getattr(fn, "py_func", fn)
+    if not inspect.isfunction(fn) or returned_structure(fn) is not None:
+        return None, None
+    each = _returns_of(fn.__code__)
+    if not each or any(st is None for _, st in each):
+        return None, None
+    fits = [(line, st) for line, st in each if _fits(value, st)]
+    kinds = {repr(st) for _, st in fits}
+    if len(kinds) == 1:
+        return fits[0][1], None
+    if len(kinds) > 1 and any(has_list(st) for _, st in fits):
+        return None, sorted(line + fn.__code__.co_firstlineno - 1 for line, _ in fits)
+    return None, None
+
+
+@functools.lru_cache(maxsize=512)
+def _returns_of(code) -> tuple:
+    """[(line in the def's source, structure)] of each `return` of the function of `code` (returned_structure's
+    parse, whose namespace it has read)."""
+    try:
+        tree = ast.parse(textwrap.dedent(inspect.getsource(code)))
+    except (OSError, TypeError, SyntaxError, IndentationError):
+        return ()
+    node = next((n for n in tree.body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))), None)
+    if node is None:
+        return ()
+    each: list = []
+    _def_structure(node, _namespaces.get(code, {}), 0, each)
+    return tuple(each)
+
+
+def _fits(value, structure) -> bool:
+    """Whether `value` (generated code's: tuples for displays) has `structure`'s shape, lists and tuples alike."""
+    if not isinstance(structure, tuple):
+        return True
+    if not isinstance(value, (tuple, list)) or hasattr(type(value), "_fields") or len(value) != len(structure[1]):
+        return False
+    return all(_fits(v, st) for v, st in zip(value, structure[1]))
 
 
 def _names_of(fn) -> dict:

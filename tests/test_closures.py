@@ -425,6 +425,20 @@ def act_nested_conditional(x, k):
     return np.sum(act(x) + act(2.0 * x))
 
 
+def act_kept_by_conditional_expression(x, s):
+    act = np.tanh
+    act = np.sin if s > 0.5 else act
+    return np.sum(act(x) * x)
+
+
+def act_kept_in_a_loop(x, s):
+    act = lambda t: t * t
+    for i in range(3):
+        act = act if x[i] * s > 0.0 else np.sin
+        x = act(x) * 1.5
+    return np.sum(x)
+
+
 def act_bound_once(x):
     act = np.tanh
     sq = _square
@@ -442,6 +456,22 @@ def test_function_chosen_by_a_branch_or_conditional_expression(f, other, jit):
         g = srcdiff.grad(f, wrt=0, jit=jit)(x, flag)
         expect = np.array([(f(x + e, flag) - f(x - e, flag)) / 2e-6 for e in np.eye(3) * 1e-6])
         np.testing.assert_allclose(g, expect, rtol=1e-5, atol=1e-6, err_msg=str(flag))
+
+
+@pytest.mark.parametrize("jit", [False, True], ids=["py", "jit"])
+@pytest.mark.parametrize("f", [act_kept_by_conditional_expression, act_kept_in_a_loop])
+def test_function_kept_by_a_conditional_expression(f, jit):
+    """`act = np.sin if s > 0.5 else act`, one branch the name itself (the function bound before), is `if s > 0.5:
+    act = np.sin`, as the if statement that works: it was declined ("cannot call the local value 'act'"). Gradient
+    and jvp against central differences, on both paths."""
+    x, v = np.array([0.3, -0.8, 1.1]), np.array([0.2, 0.5, -0.4])
+    for s in (0.7, 0.2, -1.0):
+        g = srcdiff.grad(f, wrt=0, jit=jit)(x, s)
+        expect = np.array([(f(x + e, s) - f(x - e, s)) / 2e-6 for e in np.eye(3) * 1e-6])
+        np.testing.assert_allclose(g, expect, rtol=1e-5, atol=1e-6, err_msg=str(s))
+        value, tangent = srcdiff.jvp(f, wrt=0, jit=jit)(x, s, v)
+        np.testing.assert_allclose(value, f(x, s), rtol=1e-12)
+        np.testing.assert_allclose(tangent, expect @ v, rtol=1e-5, atol=1e-6, err_msg=str(s))
 
 
 @pytest.mark.parametrize("jit", [False, True], ids=["py", "jit"])

@@ -325,6 +325,60 @@ def test_zip_of_rows_of_more_rows_than_names_raises(jit):
         srcdiff.jvp(zip_of_rows_enumerated, wrt=(0, 1), jit=jit)(A.copy(), M[:1].copy(), (A, M[:1]))
 
 
+def zip_of_pairs_argument(x, pairs):
+    s = 0.0
+    for p, q in zip(*pairs):
+        s = s + np.sum(p * np.sin(q * x))
+    return s + sum(np.sum(a * b) for a, b in zip(*pairs))
+
+
+def zip_of_arrays_argument(x, xs):
+    s = 0.0
+    for u, v, w in zip(*xs):
+        s = s + u * np.sin(v * w) * x[0]
+    return s
+
+
+def zip_of_pairs_into_three_names(x, pairs):
+    s = 0.0
+    for p, q, r in zip(*pairs):
+        s = s + np.sum(p * q * r * x)
+    return s
+
+
+PAIRS = ((np.array([1.0, 2.0, 0.3]), np.array([0.5, -1.0, 0.7])), (np.array([3.0, 0.2, -0.6]), np.array([0.1, 0.4, 1.3])))
+
+
+@pytest.mark.parametrize("jit", [False, True], ids=["py", "jit"])
+@pytest.mark.parametrize("f, arg", [(zip_of_pairs_argument, PAIRS), (zip_of_arrays_argument, (A, A[::-1] * 2.0, M[0]))])
+def test_zip_of_a_tuple_argument(f, arg, jit):
+    """`for p, q in zip(*pairs)` of a tuple argument of pairs of arrays (README: tuples of arrays, zip(*M) of a tuple of
+    arrays) was declined, 'a tuple/list argument used as a whole value': now `zip(pairs[0], pairs[1])`, its items
+    listed, in loops and comprehensions; of a tuple of arrays, their elements. Gradient (the argument's structure)
+    and jvp against central differences."""
+    x = A.copy()
+    flat = lambda t: np.concatenate([flat(e) if isinstance(e, tuple) else np.ravel(e) for e in t])  # noqa: E731
+    g = srcdiff.grad(f, wrt=1, jit=jit)(x, arg)
+    h = 1e-6
+    tangent = tuple(tuple(np.linspace(0.2, -0.3, e.size) for e in t) if isinstance(t, tuple)
+                               else np.linspace(0.2, -0.3, t.size) for t in arg)
+    moved = lambda c: tuple(tuple(e + c * d for e, d in zip(t, dt)) if isinstance(t, tuple) else t + c * dt  # noqa: E731
+                            for t, dt in zip(arg, tangent))
+    fd = (f(x, moved(h)) - f(x, moved(-h))) / (2 * h)
+    assert np.dot(flat(g), flat(tangent)) == pytest.approx(fd, rel=1e-6, abs=1e-8)
+    value, t = srcdiff.jvp(f, wrt=1, jit=jit)(x, arg, tangent)
+    assert value == pytest.approx(f(x, arg), rel=1e-12) and t == pytest.approx(fd, rel=1e-6, abs=1e-8)
+
+
+@pytest.mark.parametrize("jit", [False, True], ids=["py", "jit"])
+def test_zip_of_a_tuple_argument_into_other_names_is_declined(jit):
+    """Unpacking each item of zip(*pairs) of 2 sequences into 3 names: Python's ValueError; declined at the loop."""
+    with pytest.raises(ValueError, match="not enough values to unpack"):
+        zip_of_pairs_into_three_names(A, PAIRS)
+    with pytest.raises(srcdiff.SrcdiffError, match="zip.* of 2 sequences unpacking each item into 3 names"):
+        srcdiff.grad(zip_of_pairs_into_three_names, wrt=1, jit=jit)(A.copy(), PAIRS)
+
+
 # ---- a range bound to a name, then looped over (`order = ... if rev else range(n)`; `for t in order:`) ---------
 def sweep_in_order(x, rev):
     n = x.shape[0]

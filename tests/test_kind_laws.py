@@ -77,6 +77,7 @@ KIND_CASES = {
     "bool": [("bool(x)", s), ("bool(x)", n)],
     "math.floor": [("math.floor(x)", s)], "math.ceil": [("math.ceil(x)", s)], "math.trunc": [("math.trunc(x)", s)],
     "math.isqrt": [("math.isqrt(x)", n)], "rt.equal_split": [("rt.equal_split(x, 2)", np.ones(6))],
+    "rt.rot90_axis": [("rt.rot90_axis(x, 0, -1)", np.ones((2, 3)))],
     "rt.check_unpack": [("rt.check_unpack(x, 2)", np.ones(2)), ("rt.check_unpack(x, 3)", M[:3])],
     "math.isnan": [("math.isnan(x)", s)], "math.isinf": [("math.isinf(x)", s)],
     "math.isfinite": [("math.isfinite(x)", s)],

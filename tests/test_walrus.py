@@ -171,6 +171,10 @@ def in_comprehension(x):
     return sum((w := v * 2.0) + w for v in x)
 
 
+def in_filter_over_a_tuple(xs):
+    return sum([t for v in xs if (t := v * v) > 0.1])
+
+
 def read_before(x):
     n = 1.0
     return n + (n := x[0] * 2.0)
@@ -179,7 +183,6 @@ def read_before(x):
 @pytest.mark.parametrize("f, what", [
     (and_operand, r"an assignment expression \(n := \.\.\.\) after the first operand of and/or"),
     (ifexp_branch, r"an assignment expression \(\w := \.\.\.\) in a branch of a conditional expression"),
-    (in_comprehension, r"an assignment expression \(w := \.\.\.\) in a comprehension"),
     (read_before, r"`n` is read in this statement before the assignment expression \(n := \.\.\.\) binds it")])
 @pytest.mark.parametrize("make", [srcdiff.grad, srcdiff.jvp])
 def test_declined_at_the_users_line(f, what, make):
@@ -187,3 +190,18 @@ def test_declined_at_the_users_line(f, what, make):
     with pytest.raises(srcdiff.SrcdiffError, match=r"test_walrus\.py:\d+: " + what + r"(.|\n)*hint: assign the value "
                        r"on a line of its own"):
         make(f)(*args)
+
+
+@pytest.mark.parametrize("f, args", [(in_comprehension, (X,)), (in_filter_over_a_tuple, ((0.5, -1.2, 2.0),))])
+@pytest.mark.parametrize("make", [srcdiff.grad, srcdiff.jvp])
+def test_in_a_comprehension_declined_saying_what_to_write(f, args, make):
+    """`:=` in a comprehension (README: declined): its advice was to assign the value on a line of its own before the
+    statement, which a comprehension's item cannot; over a tuple argument it was declined as 'a tuple/list argument
+    used as a whole value'. Now, at the line, the comprehension of the values to write first."""
+    tangent = (np.ones(3),) if isinstance(args[0], np.ndarray) else ((1.0, 1.0, 1.0),)
+    with pytest.raises(srcdiff.SrcdiffError, match=r"test_walrus\.py:\d+: an assignment expression \(\w := \.\.\.\) in a "
+                       r"comprehension is not supported") as info:
+        make(f)(*(args + tangent if make is srcdiff.jvp else args))
+    assert "in a comprehension of their own" in info.value.advice and " for v in x" in info.value.advice, \
+        info.value.advice
+

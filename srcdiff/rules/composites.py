@@ -475,12 +475,16 @@ def _rot90(a: dict):   # NumPy's own: flips along the axes and a swap of them, e
     k %= 4
     flip = lambda e, ax: _on_axis(e, const(ax), "::-1")  # noqa: E731  (e[::-1] along the literal axis ax)
     swap = lambda e: f"np.swapaxes({e}, {pair[0]}, {pair[1]})"  # noqa: E731
-    if k == 0:   # m itself, as a view: its axes swapped and swapped back, so that NumPy's check of the axes against
-        # m's rank runs (m[:] took a vector, where np.rot90 raises ValueError: a swap's AxisError is one)
-        return swap(swap("m"))
+    # every k swaps m's axes first, by rt.rot90_axis: NumPy's ValueError where the axes are one once normalised
+    # (axes=(0, -2) of a matrix, any pair of a vector) or out of m's rank, before a flip indexes an axis m lacks
+    # (kind_rewrites writes the axis itself where the kinds give m's rank); then a flip of the swapped array along
+    # the other axis is NumPy's flip before the swap
+    swapped = f"np.swapaxes(m, {pair[0]}, rt.rot90_axis(m, {pair[0]}, {pair[1]}))"
+    if k == 0:   # m itself, as a view: its axes swapped and swapped back
+        return swap(swapped)
     if k == 2:
-        return flip(flip("m", pair[0]), pair[1])
-    return swap(flip("m", pair[1])) if k == 1 else flip(swap("m"), pair[1])
+        return swap(flip(flip(swapped, pair[0]), pair[1]))
+    return flip(swapped, pair[0] if k == 1 else pair[1])
 
 
 def _split(a: dict, equal=True):

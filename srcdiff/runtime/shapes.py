@@ -16,7 +16,7 @@ from ._typing import (float_dtype, nb_float_type, nb_is_array, nb_is_int, nb_is_
 from ._cache import cached_overload
 
 __all__ = ["atleast_1d", "atleast_3d", "as_column", "take_put", "repeat_index", "trace_grad", "diag_grad", "atleast_nd",
-           "equal_split", "check_unpack", "fits"]
+           "equal_split", "rot90_axis", "check_unpack", "fits"]
 
 
 def fits(x, shape) -> bool:
@@ -101,6 +101,31 @@ def _equal_split_nb(ary, sections, axis=0):
         if sections <= 0 or n % sections:
             raise ValueError("array split does not result in an equal division")
         return n // sections
+    return impl
+
+
+def rot90_axis(m, axis1, axis2):
+    """np.rot90's check of its axes against m's rank, then axis2 (rules/composites.py swaps m's axes by it first):
+    NumPy's ValueError where they are one axis once normalised (axes=(0, -2) of a matrix, any pair of a vector) or
+    out of m's range. kind_rewrites.scalar_items writes axis2 itself where the kinds give m's rank and it passes."""
+    nd = np.ndim(m)
+    if axis1 == axis2 or abs(axis1 - axis2) == nd:
+        raise ValueError("Axes must be different.")
+    if axis1 >= nd or axis1 < -nd or axis2 >= nd or axis2 < -nd:
+        raise ValueError(f"Axes={(axis1, axis2)} out of range for array of ndim={nd}.")
+    return axis2
+
+
+@cached_overload(rot90_axis)
+def _rot90_axis_nb(m, axis1, axis2):
+    nd = m.ndim if nb_is_array(m) else 0
+
+    def impl(m, axis1, axis2):   # (constant messages, as check_unpack's: the error's report runs Python for NumPy's)
+        if axis1 == axis2 or abs(axis1 - axis2) == nd:
+            raise ValueError("Axes must be different.")
+        if axis1 >= nd or axis1 < -nd or axis2 >= nd or axis2 < -nd:
+            raise ValueError("Axes out of range for array")
+        return axis2
     return impl
 
 

@@ -37,7 +37,7 @@ def decline_copied_sequence(unit, call, at) -> None:
 class _Canon(Transformer):
     def __init__(self, unit):
         self.unit = unit
-        self.indexed, self.strings = _facts(unit.node)
+        self.indexed, self.strings, self.sequences = _facts(unit.node)
 
     def visit_If(self, node):
         """`if -1.2 > 0.3:` and `a if -0.3 < 0.3 else b`: a test of literals is decided here (Numba would
@@ -128,11 +128,14 @@ class _Canon(Transformer):
                                      for e in node.args[0].elts]
                 node.args = node.args[:1]
                 node.keywords = [k for k in node.keywords if k.arg != "axis"]
-        if name == "np.split" and node.args and _is_literal_seq(node.args[0]) and not (
+        named = node.args and isinstance(node.args[0], gast.Name) and node.args[0].id in self.sequences
+        if name == "np.split" and node.args and (_is_literal_seq(node.args[0]) or named) and not (
                 len(node.args) > 1 and _is_literal_seq(node.args[1])):
-            fail(node, self.unit, "np.split of a list or tuple into a number of sections, where NumPy raises "
+            what = f"`{node.args[0].id}`, a list or tuple," if named else "a list or tuple"
+            fail(node, self.unit, f"np.split of {what} into a number of sections, where NumPy raises "
                                   "AttributeError ('list' object has no attribute 'shape')",
-                 "pass an array, np.split(np.array([...]), n), or use np.array_split([...], n)")
+                 f"pass an array, np.split(np.array({node.args[0].id if named else '[...]'}), n), or use "
+                 f"np.array_split({node.args[0].id if named else '[...]'}, n)")
         self._array_likes(name, node)
         if name == "builtin_sum":  # Python's sum iterates over the first axis
             starts = node.args[1:] + [k.value for k in node.keywords if k.arg == "start"]
@@ -344,6 +347,9 @@ class _Canon(Transformer):
             if params[k] in arrays and _is_literal_seq(a):
                 decline_copied_sequence(self.unit, node, node)
                 node.args[k] = self._literal_array(a, node)
+            elif params[k] in arrays and isinstance(a, gast.Name) and a.id in self.sequences \
+                    and name in composites.COMPOSITES:   # `terms = [a, b]`, np.array_split(terms, 2): the array NumPy
+                node.args[k] = copy_loc(gast.Call(func=dotted("np.asarray"), args=[a], keywords=[]), a)   # makes
         for kw in node.keywords:
             if kw.arg in arrays and _is_literal_seq(kw.value):
                 kw.value = self._literal_array(kw.value, node)
@@ -503,10 +509,11 @@ def _is_range(e) -> bool:
 
 
 def _facts(fn) -> tuple:
-    """(indexed, strings) of `fn`, in one walk of it (not three). indexed: the names `fn` reads somewhere other than
+    """(indexed, strings, sequences) of `fn`, in one walk of it (not three). indexed: the names `fn` reads somewhere other than
     as `len(name)`: a range bound to one of them is iterated or indexed (desugar indexes it), while one only measured
     (`n = range(2, -1, -1)`, `len(n)`: a reversed range's backward loop in generated code) stays a range, which needs
-    no array (nor the device an np.arange). strings: `_strings`."""
+    no array (nor the device an np.arange). strings: `_strings`. sequences: the names `fn` binds only to list or
+    tuple literals (`terms = [a, b]`), not parameters."""
     stores, binds, measured, loads = {}, {}, set(), []
     for n in walk(fn):
         kind = type(n)
@@ -521,7 +528,10 @@ def _facts(fn) -> tuple:
         elif kind is gast.Call:
             if dotted_name(n.func) == "len" and len(n.args) == 1 and isinstance(n.args[0], gast.Name):
                 measured.add(id(n.args[0]))
-    return {n.id for n in loads if id(n) not in measured}, _strings(fn, stores, binds)
+    params = {a.id for a in fn.args.args + fn.args.kwonlyargs if isinstance(a, gast.Name)}
+    sequences = {name for name, values in binds.items() if name not in params and len(values) == stores.get(name)
+                 and all(_is_literal_seq(v) for v in values)}
+    return {n.id for n in loads if id(n) not in measured}, _strings(fn, stores, binds), sequences
 
 
 def _strings(fn, stores: dict, binds: dict) -> dict:

@@ -110,8 +110,9 @@ def _functions_as_lambdas(unit: Unit) -> None:
         return (callable(obj) and not isinstance(obj, type) and not isinstance(obj, types.ModuleType)
                 and (inspect.isfunction(obj) or inspect.isbuiltin(obj) or isinstance(obj, np.ufunc)))
 
-    def chooses_functions(v) -> bool:
-        """An `IfExp` each of whose branches (nested ones too) is a function, one of them a lambda or a name of one."""
+    def chooses_functions(v, target: str) -> bool:
+        """An `IfExp` each of whose branches (nested ones too) is a function, one of them a lambda or a name of one,
+        or the name it binds, `act = np.sin if s > 0.5 else act` (keeping the function bound before)."""
         leaves = []
 
         def go(e):
@@ -121,21 +122,31 @@ def _functions_as_lambdas(unit: Unit) -> None:
             else:
                 leaves.append(e)
         go(v)
-        return all(function_value(e) for e in leaves)
+        kept = [e for e in leaves if isinstance(e, gast.Name) and e.id == target]
+        return len(kept) < len(leaves) and all(function_value(e) for e in leaves if not any(e is k for k in kept))
 
     def as_if(s, target, v):
+        """The statements binding `target` as `target = v` does (none where a branch is `target` itself)."""
+        if isinstance(v, gast.Name) and v.id == target.id:
+            return []
         if not isinstance(v, gast.IfExp):
-            return gast.copy_location(gast.Assign(targets=[copy.deepcopy(target)], value=v, type_comment=None), s)
-        return gast.copy_location(gast.If(test=v.test, body=[as_if(s, target, v.body)],
-                                          orelse=[as_if(s, target, v.orelse)]), s)
+            return [gast.copy_location(gast.Assign(targets=[copy.deepcopy(target)], value=v, type_comment=None), s)]
+        body, orelse = as_if(s, target, v.body), as_if(s, target, v.orelse)
+        test = v.test
+        if not body and not orelse:
+            return [gast.copy_location(gast.Expr(value=test), s)]    # (its test is still evaluated)
+        if not body:    # (`act = act if c else g`: if not c, act = g)
+            body, orelse = orelse, []
+            test = copy_loc(gast.UnaryOp(op=gast.Not(), operand=test), v.test)
+        return [gast.copy_location(gast.If(test=test, body=body, orelse=orelse), s)]
 
     def split(stmts):
         out = []
         for s in stmts:
             map_blocks(s, split)
             if (isinstance(s, gast.Assign) and len(s.targets) == 1 and isinstance(s.targets[0], gast.Name)
-                    and isinstance(s.value, gast.IfExp) and chooses_functions(s.value)):
-                out.append(as_if(s, s.targets[0], s.value))
+                    and isinstance(s.value, gast.IfExp) and chooses_functions(s.value, s.targets[0].id)):
+                out.extend(as_if(s, s.targets[0], s.value))
             else:
                 out.append(s)
         return out

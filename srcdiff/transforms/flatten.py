@@ -506,7 +506,7 @@ class _Flatten(DictForms, RecordForms):
         for j, gen in enumerate(comp.generators):
             found = []
             for env in envs:
-                it = _substituted(gen.iter, env)
+                it = self.zip_of_items(_substituted(gen.iter, env))
                 items = self.positions(it, set())
                 if items is None or j == 0 and not self.iterates_structure(it) and not self.over_keys(it):
                     return None
@@ -653,7 +653,7 @@ class _Flatten(DictForms, RecordForms):
                                             [load(leaf) for leaf in self.leaf_names(*r)])
                 return self.bind(s.targets[0], *r, s)
         if isinstance(s, gast.For):
-            it = s.iter
+            s.iter = it = self.zip_of_items(s.iter, s)
             if (isinstance(it, gast.Call) and isinstance(it.func, gast.Name) and it.func.id == "range"
                     and len(it.args) == 1 and isinstance(it.args[0], gast.Call)
                     and isinstance(it.args[0].func, gast.Name) and it.args[0].func.id == "len"
@@ -686,6 +686,30 @@ class _Flatten(DictForms, RecordForms):
             elif isinstance(v, gast.AST):
                 setattr(s, f, self.expr(v))
         return [s]
+
+    def zip_of_items(self, it, loop=None):
+        """`zip(*pairs)` of a tuple or list argument (or an item of one) as `zip(pairs[0], ..., pairs[n - 1])`, its
+        items listed (`for p, q in zip(*pairs)`: Python's unpacking of each item into as many names as `pairs` has
+        items is checked here); `it` itself where it is anything else."""
+        if not (isinstance(it, gast.Call) and isinstance(it.func, gast.Name) and self.unit is not None
+                and self.unit.namespace.get(it.func.id) is zip and it.func.id not in self.params
+                and len(it.args) == 1 and isinstance(it.args[0], gast.Starred) and not it.keywords):
+            return it
+        r = self.ref(it.args[0].value)
+        struct = None if r is None else self.struct_at(*r)
+        if struct is None or isinstance(struct, Keyed):
+            return it
+        target = getattr(loop, "target", None)
+        if isinstance(target, (gast.Tuple, gast.List)) and len(target.elts) != len(struct) and not any(
+                isinstance(e, gast.Starred) for e in target.elts):
+            fail(loop, self.unit, f"a loop over zip(*...) of {len(struct)} sequences unpacking each item into "
+                                  f"{len(target.elts)} names: Python raises ValueError ("
+                                  + ("too many values to unpack" if len(struct) > len(target.elts) else
+                                     "not enough values to unpack") + ")",
+                 f"unpack one name per sequence ({len(struct)})")
+        rows = [copy_loc(gast.Subscript(value=copy.deepcopy(it.args[0].value), slice=const(k), ctx=gast.Load()), it)
+                for k in range(len(struct))]
+        return copy_loc(gast.Call(func=it.func, args=rows, keywords=[]), it)
 
     def positions(self, it, rebound):
         """The items a loop over `it` takes, one per iteration, where `it` iterates over structured values:

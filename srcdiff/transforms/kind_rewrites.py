@@ -10,7 +10,7 @@ import gast
 from . import annotations as anno
 from . import astutil
 from .astutil import Namer, dotted_name, literal_value, load, map_blocks, nested_blocks, walk_statements
-from ..errors import SrcdiffError
+from ..errors import SrcdiffError, SrcdiffValueError
 from ..rules import RULES
 from .canonicalize import array_parameters, decline_copied_sequence
 from .kinds import F, dtype, elements, expr_kind, is_array, is_scalar, is_tuple, length, ndim, sum_start
@@ -214,9 +214,11 @@ class _LazyNamer:
 def _array_operand(other, kind_map) -> bool:
     """`other`, an operand of arithmetic with a list or tuple, makes that list an array: an array, or a float
     (a tuple minus a float is no Python; `vals - m` of a composite written out for `np.var(vals)`, `vals` a
-    name of a list); not an int (`[a] * n` repeats: declined by checks.check_sequence_arithmetic) or a tuple."""
+    name of a list); not an int (`[a] * n` repeats: declined by checks.check_sequence_arithmetic) or a tuple, nor
+    a number literal: `terms * 3.0` raises TypeError in Python (declined there too), and a tuple kind beside one can
+    be a kind of the round before, `p * 2.0` of `p = np.asarray(terms)[:1]` (it crashed: 'Constant' has no `id`)."""
     if isinstance(other, gast.Constant):
-        return type(other.value) is float
+        return False
     k = kind_map.get(other.id) if isinstance(other, gast.Name) else None
     return is_array(k) or is_scalar(k) and dtype(k) == "f"
 
@@ -352,7 +354,8 @@ def scalar_items(unit: Unit, kind_map: dict) -> bool:
     """`a[()]` (or `a[...]`) of a number -> `a`: under jit=True a 0-d array argument runs as the number it holds
     (specialisations.run_scalars), which Numba does not index ('No implementation of function getitem'); NumPy's
     `a[()]` of a 0-d array is that number. And `rt.check_unpack(t, n)` of a tuple t of n items is dropped (forward
-    mode's tuples stay tuples: Python's check of `a, b = t` passes). Returns whether it changed."""
+    mode's tuples stay tuples: Python's check of `a, b = t` passes), and `rt.rot90_axis(m, a, b)` of an m whose rank
+the kinds give is b where NumPy's check of the axes passes, else NumPy's ValueError at the line. Returns whether it changed."""
     changed = False
 
     class Items(astutil.Transformer):
@@ -365,6 +368,29 @@ def scalar_items(unit: Unit, kind_map: dict) -> bool:
                 changed = True
                 return gast.copy_location(load(n.value.id), n)
             return n
+
+        def visit_Call(self, n):
+            nonlocal changed
+            self.generic_visit(n)
+            axes = [literal_value(a) for a in n.args[1:]]
+            nd = ndim(kind_map.get(n.args[0].id)) if n.args and isinstance(n.args[0], gast.Name) else None
+            if dotted_name(n.func) != "rt.rot90_axis" or nd is None or len(axes) != 2 \
+                    or not all(type(a) is int for a in axes):
+                return n
+            if axes[0] == axes[1] or abs(axes[0] - axes[1]) == nd:   # NumPy's check, before a flip Numba could not
+                numpy_says = "Axes must be different."                # type indexes an axis m lacks
+            elif not all(-nd <= a < nd for a in axes):
+                numpy_says = f"Axes={tuple(axes)} out of range for array of ndim={nd}."
+            else:
+                changed = True     # (np.rot90's check of its axes passes for m's rank: the axis itself)
+                axis = gast.copy_location(gast.Constant(value=axes[1], kind=None), n)
+                resolved.add(id(axis))
+                return axis
+            line = getattr(n, "lineno", None) or lines.get(id(n))
+            text = unit.source_line(line) if line else None
+            raise SrcdiffValueError(f"np.rot90 of an array of rank {nd} with axes={tuple(axes)}: NumPy raises ValueError: "
+                                    f"{numpy_says}" + (f"\n    {text.strip()}" if text else ""), unit.filename, line,
+                                    advice="give np.rot90 two different axes of the array, axes=(0, 1) of a matrix")
 
     shapes = {s.targets[0].id: s.value.value.id for s in walk_statements(unit.node.body)
               if isinstance(s, gast.Assign) and isinstance(s.targets[0], gast.Name) and isinstance(s.value, gast.Attribute)
@@ -380,9 +406,25 @@ def scalar_items(unit: Unit, kind_map: dict) -> bool:
             return []
         return s
 
+    lines = {id(c): s.lineno for s in walk_statements(unit.node.body) if getattr(s, "lineno", None)
+             for c in astutil.walk(s) if isinstance(c, gast.Call)}     # (a call's statement's line)
+    resolved = set()
     decline_writes_into_numbers(unit, kind_map)
     Items().visit(unit.node)
     unit.node.body = astutil.rewrite_blocks(unit.node.body, counted)
+    axes = {s.targets[0].id: s.value.value for s in walk_statements(unit.node.body) if isinstance(s, gast.Assign)
+            and len(s.targets) == 1 and isinstance(s.targets[0], gast.Name) and id(s.value) in resolved}
+    if axes:    # `a = rt.rot90_axis(m, 0, 1)` (the A-normal form's) resolved: its reads read the literal (np.swapaxes's
+        # axes in CUDA kernels are literals)
+        unit.node.body = astutil.rewrite_blocks(unit.node.body, lambda s: [] if isinstance(s, gast.Assign) and len(
+            s.targets) == 1 and isinstance(s.targets[0], gast.Name) and s.targets[0].id in axes else s)
+
+        class Axes(astutil.Transformer):
+            def visit_Name(self, n):
+                if isinstance(n.ctx, gast.Load) and n.id in axes:
+                    return gast.copy_location(gast.Constant(value=axes[n.id], kind=None), n)
+                return n
+        Axes().visit(unit.node)
     return changed
 
 

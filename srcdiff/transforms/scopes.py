@@ -13,6 +13,9 @@ and another bound (a value set in a loop's first iteration, read in the next) st
 """
 from __future__ import annotations
 
+import ast
+import copy
+
 import gast
 
 from ..errors import fail
@@ -148,6 +151,7 @@ class _Flow:
                 walrus.add(n.target.id)
             elif isinstance(n, _COMPREHENSIONS):
                 own |= {m.id for g in n.generators for m in gast.walk(g.target) if isinstance(m, gast.Name)}
+                _decline_assignment_expressions(n, self.unit, s)
         for n in unreached:
             if n.id not in walrus:
                 shadows = n.id in self.unit.namespace
@@ -157,3 +161,24 @@ class _Flow:
                      + (f" (the module-level `{n.id}` is not read)" if shadows else ""),
                      "give the local variable another name" + (" (this line then reads the module-level one)"
                                                                  if shadows else ""))
+
+
+def _decline_assignment_expressions(comp, unit, s) -> None:
+    """`[t for v in xs if (t := v * v) > 0.1]`: Python binds `t` in the function (its last value stays after the
+    comprehension); srcdiff writes a comprehension out as loops of its own, or as the list of its items over a tuple
+    argument, and does not bind it there. Declined at the line, before any pass reads the comprehension (it was
+    'a tuple/list argument used as a whole value' over a tuple argument)."""
+    named = next((m for m in gast.walk(comp) if isinstance(m, gast.NamedExpr)), None)
+    if named is None:
+        return
+    t = named.target.id
+    fail(named if hasattr(named, "lineno") else s, unit,
+         f"an assignment expression ({t} := ...) in a comprehension is not supported (Python binds `{t}` in the "
+         "function, to the value of the last item computed)",
+         f"compute the values first, in a comprehension of their own (`{t}s = [{_text(named.value)} for "
+         f"{_text(comp.generators[0].target)} in {_text(comp.generators[0].iter)}]`), then read or filter them: "
+         f"`[{t} for {t} in {t}s if ...]`")
+
+
+def _text(e) -> str:
+    return ast.unparse(gast.gast_to_ast(copy.deepcopy(e)))
