@@ -629,12 +629,12 @@ def test_fuzz_cuda_runner_saves_declined_programs(tmp_path):
     assert path.read_text().endswith(prog.source), "the saved program is not the one the runner checked"
 
 
-PARALLEL_SEED = 1023000     # a program whose loss over the rows of M @ a row fusion runs in chunks (fuzz_parallel.py)
+PARALLEL_SEED = 1402003     # a program whose loss over the rows of R @ a row fusion runs in chunks (fuzz_parallel.py)
 
 
 def test_fuzz_parallel_sample(tmp_path):
     """One program under jit="parallel" in a child process whose environment lowers the row chunks' threshold
-    (fuzz_parallel.ENV): its loop over M's two rows runs as two chunks on two threads, and value_and_grad agrees
+    (fuzz_parallel.ENV): its loop over R's rows (M's, stacked) runs as two chunks on two threads, and value_and_grad agrees
     with jit=True's and central differences. Long runs: python tests/fuzz_runner.py --parallel --seeds A B."""
     stats, failures, _, done, _ = fuzz_runner.run_long(PARALLEL_SEED, 1, out=str(tmp_path), timeout=120,
                                                        log=lambda m: None, parallel=True)
