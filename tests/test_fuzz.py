@@ -642,6 +642,20 @@ def test_fuzz_parallel_sample(tmp_path):
     assert stats["chunks"] == {"threads": 1}, stats
 
 
+def test_split_parts_with_an_empty_part_run_in_python(tmp_path):
+    """np.array_split(su, [1, 1]) has an empty part: a loop writing `sw[0] = sw[-1] * c` into each part raised
+    IndexError in plain Python where the split was bound to a name first (the generator's test read the name; fuzz
+    --parallel 1502006: badprog)."""
+    import numpy as np
+
+    import fuzz_parallel
+    prog = fuzz_parallel.program(1502006)
+    assert "np.array_split(su51, [1, 1])" in prog.source
+    mod = prog.load(str(tmp_path), "split_1502006")
+    with np.errstate(all="ignore"):
+        mod.f(*prog.args(np.random.default_rng(1502006)))
+
+
 # ---- long mode ----------------------------------------------------------------------------------
 @pytest.mark.skipif(not os.environ.get("SRCDIFF_FUZZ_LONG"), reason="long mode: set SRCDIFF_FUZZ_LONG=<count>")
 def test_fuzz_long():
