@@ -352,8 +352,10 @@ def main(argv=None):
                                                 parallel=args.parallel)
     reasons, oracles, chunks = stats.pop("reasons", {}), stats.pop("oracles", {}), stats.pop("chunks", None)
     print(f"\nfuzz long: {done} programs in {secs:.0f}s: {stats}; failing programs in {out}")
-    if chunks is not None:
-        print(f"  chunks: {chunks}")
+    if chunks is not None:     # (of the ok programs: on threads is the `if chunks > 1:` path, rowchunks.py)
+        print(f"  chunks: {chunks.get('threads', 0)} of {stats['ok']} ok programs ran on threads, "
+              f"{chunks.get('one thread', 0)} on one thread (the bounds pass kept them off), "
+              f"{chunks.get('none', 0)} had no row-blocked loop")
     for oracle, counts in oracles.items():
         print(f"  oracle {oracle}: {counts}")
     if reasons:

@@ -1676,21 +1676,27 @@ class Gen:
 
     def row_loss(self, env):
         """'rowloss' (not in ALL_FEATURES: the fuzzer's --parallel mode adds it, tests/fuzz_parallel.py; drawn last):
-        a loss summed over the rows of a matrix-vector product, `z = M @ a + s`, `np.sum(np.tanh(z) * c)`: the form
-        jitted row fusion runs as one pass over the rows of M (optimize/rowfusion.py), on threads under
-        jit="parallel", where M is data (that mode differentiates the other float parameters). Returns the lines and
-        a scalar term for the result (none where f has no matrix and vector)."""
-        ms, vs = self.nonbuf(env, "m"), self.nonbuf(env, "v")
-        if not ms or not vs:
-            return [], None
-        z, m, v = self.fresh("z"), "M" if "M" in ms else self.pick(ms), self.pick(vs)   # (M: data, not differentiated)
+        a loss summed over the rows of a matrix-vector product, `z = R @ a + s`, `np.sum(np.tanh(z) * c)`: the form
+        jitted row fusion runs as one pass over the rows of R (optimize/rowfusion.py), on threads under
+        jit="parallel". R is data: rows of the argument M as f receives it (`R = np.concatenate((M, np.cos(M),
+        0.5 * M))`, bound at the top of f), with rows of its own (6 or 8): with `M @ a` before, f's other arrays of
+        M's two rows (pairs, `M @ v`, `M[:, j]`) and M bound again or written into kept row fusion off the loss in
+        38 of seeds 1402000-1402040. Returns (lines binding R, lines of z, a scalar term; ([], [], None) where f has no
+        vector)."""
+        vs = self.nonbuf(env, "v")
+        if not vs:
+            return [], [], None
+        r, z, v = self.fresh("R"), self.fresh("z"), self.pick(vs)
+        stack = self.pick(["np.concatenate((M, np.cos(M), 0.5 * M))", "np.concatenate((np.sin(M), M, M * M))",
+                           "np.concatenate((M, np.tanh(M), M[::-1], 0.3 * M))"])
         ss = [n for n in self.nonbuf(env, "s") if n in ("x", "scale")]   # (a loop here, as max(...) writes, or a
         shift = self.pick(["", f" + {self.const()}", f" * {self.const()}"] + [f" + {n}" for n in ss])   # call: unfused)
         term = self.pick([f"np.sum(np.tanh({z}) * {self.const()})",
                           f"np.mean(np.maximum({z}, 0.0) + np.log1p(np.exp(-np.abs({z}))) - {self.const()} * {z})",
                           f"np.sum(np.log1p({z} * {z}) + np.sin({z}))",
-                          f"np.sum({z} * {z}) * {self.const()}"])
-        return [f"{z} = {m} @ {v}{shift}"], term
+                          f"np.sum({z} * {z}) * {self.const()}",
+                          f"np.sum(np.where({z} > 0.0, {z}, 0.5 * {z}) * {self.const()})"])
+        return [f"{r} = {stack}"], [f"{z} = {r} @ {v}{shift}"], term
 
     def argument_writes(self, has_x, has_a, seq=None) -> list:
         """Lines at the top of f writing into its array arguments, each reading what it overwrites: an element,
@@ -2177,10 +2183,10 @@ class Gen:
             body = body[:-1] + block + [f"{body[-1]} + {term}"]
             src = source()
         # a loss over the rows of a matrix-vector product (--parallel mode only; drawn last too)
-        if self.has("rowloss") and self.coin(6):
-            block, term = self.row_loss(env)
+        if self.has("rowloss"):
+            head, block, term = self.row_loss(env)
             if block:
-                body = body[:-1] + block + [f"{body[-1]} + {term}"]
+                body = head + body[:-1] + block + [f"{body[-1]} + {term}"]
                 src = source()
         # xa a namedtuple of the same values, read by field (drawn last too)
         if xa_lines and seq == "tuple" and self.has("namedtupleargs") and self.coin(3):
@@ -2443,11 +2449,15 @@ class Gen:
             lines += [f"{p}, {q} = {split}", f"{p}[0] = {q}[-1] * {self.const()} + {s}"]
             return lines, f"np.sum({q} * {q}) * 0.5 + np.sum(np.sin({p}) * {p})"
         split = self.pick([f"np.array_split({u}, 2)", f"np.split({u}, [1])", f"np.array_split({u}, [1, 1])"])
+        empty = "[1, 1]" in split
         if self.coin(2):
             lines.append(f"{p} = {split}")
             split = p
         lines += [f"{acc} = 0.0", f"for {w} in {split}:"]
-        if "[1, 1]" not in split and self.coin(2):     # (an empty part has no element to write)
+        # (an empty part has no element to write: the test read the name the split was bound to, and `sw[0] =
+        # sw[-1]` of np.array_split(su, [1, 1])'s empty part raised IndexError, fuzz --parallel 1502006, badprog;
+        # the coin is drawn as it was, the other programs stay)
+        if "[1, 1]" not in split and self.coin(2) and not empty:
             lines.append(f"    {w}[0] = {w}[-1] * {self.const()}")
         lines.append(f"    {acc} = {acc} * 0.5 + np.sum(np.sin({w}) * {w}) + {s}")
         return lines, f"{acc} * 0.3"
@@ -2874,7 +2884,8 @@ ALL_FEATURES = ("where", "maximum", "helpers", "closures", "for", "while", "brea
                 # written (drawn last, h31)
                 "splitparts")
 # the fuzzer's --parallel mode's (tests/fuzz_parallel.py), drawn after all of ALL_FEATURES: a loss over the rows of
-# M @ a, which jit="parallel" runs in chunks on threads (left out of ALL_FEATURES: the other modes' programs stay)
+# R @ a (R: M's rows stacked), which jit="parallel" runs in chunks on threads (left out of ALL_FEATURES: the other
+# modes' programs stay)
 PARALLEL_FEATURES = ("rowloss",)
 # what Numba cannot run by design (a sum of arrays over a comprehension compiles, its jvp too; under jit=True every
 # oracle runs on the Numba backend: value_and_grad's value, jvp, and Numba == Python): README's `x @ y` of stacks of

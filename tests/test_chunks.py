@@ -101,6 +101,35 @@ def test_gradient_on_one_and_two_threads(n, d, threads):
         np.testing.assert_allclose(b1, numerical_grad(logistic, (w, b, x, y), 1), rtol=1e-5, atol=1e-8)
 
 
+def shift_and_element(w, b, x, y):
+    z = x @ w + b
+    return 3.0 * w[1] + np.sum(np.tanh(z) * y) + b * b
+
+
+def test_sums_onto_values_made_before_the_chunks_loop_on_two_threads(threads):
+    """`d_b = d_b + np.sum(d_z)` onto b's other adjoint and `d_w[1] += 3.0` before `d_w += x.T @ d_z`: each kept
+    row fusion off the loss before (the product's three passes, on one thread); now the chunks add onto what was
+    made before their loop, on two threads as on one, as the Python backend and central differences."""
+    w, b, x, y = _problem(2621, 101)
+    g = srcdiff.value_and_grad(shift_and_element, wrt=("w", "b"), jit="parallel").background_pair()[0]
+    threads(1)
+    v1, (w1, b1) = g(w, b, x, y)
+    src = srcdiff.source(g)
+    assert "for c in rt.prange(chunks):" in src and src.index("d_w[1] += ") < src.index("for c in rt.prange(")
+    pv, (pw, pb) = srcdiff.value_and_grad(shift_and_element, wrt=("w", "b"))(w, b, x, y)
+    for k in ([2] if TWO else []):
+        threads(k)
+        vk, (wk, bk) = g(w, b, x, y)
+        np.testing.assert_allclose(vk, v1, rtol=1e-12)
+        np.testing.assert_allclose(wk, w1, rtol=1e-10, atol=1e-15)
+        np.testing.assert_allclose(bk, b1, rtol=1e-10, atol=1e-15)
+    np.testing.assert_allclose(v1, pv, rtol=1e-10)
+    np.testing.assert_allclose(w1, pw, rtol=1e-9, atol=1e-13)
+    np.testing.assert_allclose(b1, pb, rtol=1e-9, atol=1e-13)
+    np.testing.assert_allclose(w1, numerical_grad(shift_and_element, (w, b, x, y), 0), rtol=1e-5, atol=1e-8)
+    np.testing.assert_allclose(b1, numerical_grad(shift_and_element, (w, b, x, y), 1), rtol=1e-5, atol=1e-8)
+
+
 def rows_after_row_sums(a, M):
     for i in range(2):
         M = 0.5 * M + 0.5 * np.tanh(M * np.sum(M, axis=1, keepdims=True))

@@ -629,17 +629,31 @@ def test_fuzz_cuda_runner_saves_declined_programs(tmp_path):
     assert path.read_text().endswith(prog.source), "the saved program is not the one the runner checked"
 
 
-PARALLEL_SEED = 1023000     # a program whose loss over the rows of M @ a row fusion runs in chunks (fuzz_parallel.py)
+PARALLEL_SEED = 1402003     # a program whose loss over the rows of R @ a row fusion runs in chunks (fuzz_parallel.py)
 
 
 def test_fuzz_parallel_sample(tmp_path):
     """One program under jit="parallel" in a child process whose environment lowers the row chunks' threshold
-    (fuzz_parallel.ENV): its loop over M's two rows runs as two chunks on two threads, and value_and_grad agrees
+    (fuzz_parallel.ENV): its loop over R's rows (M's, stacked) runs as two chunks on two threads, and value_and_grad agrees
     with jit=True's and central differences. Long runs: python tests/fuzz_runner.py --parallel --seeds A B."""
     stats, failures, _, done, _ = fuzz_runner.run_long(PARALLEL_SEED, 1, out=str(tmp_path), timeout=120,
                                                        log=lambda m: None, parallel=True)
     assert done == 1 and stats["ok"] == 1, (stats, failures)
     assert stats["chunks"] == {"threads": 1}, stats
+
+
+def test_split_parts_with_an_empty_part_run_in_python(tmp_path):
+    """np.array_split(su, [1, 1]) has an empty part: a loop writing `sw[0] = sw[-1] * c` into each part raised
+    IndexError in plain Python where the split was bound to a name first (the generator's test read the name; fuzz
+    --parallel 1502006: badprog)."""
+    import numpy as np
+
+    import fuzz_parallel
+    prog = fuzz_parallel.program(1502006)
+    assert "np.array_split(su51, [1, 1])" in prog.source
+    mod = prog.load(str(tmp_path), "split_1502006")
+    with np.errstate(all="ignore"):
+        mod.f(*prog.args(np.random.default_rng(1502006)))
 
 
 # ---- long mode ----------------------------------------------------------------------------------

@@ -82,6 +82,21 @@ def normalised(w, x):
     return np.sum(e / np.sum(e) * np.log(e))      # each row's term reads the whole sum
 
 
+def shift_read_again(w, b, x, y):
+    z = x @ w + b
+    return np.sum(np.tanh(z) * y) + b * b        # d_b = 2 b, then d_b = d_b + np.sum(d_z): a sum onto d_b
+
+
+def element_of_w_first(w, x, y):
+    r = x @ w - y
+    return 3.0 * w[1] + np.sum(r * r)            # d_w[1] += 3.0, then d_w += x.T @ d_r: the loop's after it
+
+
+def element_of_w_last(w, x, y):
+    r = x @ w - y
+    return np.sum(r * r) + 3.0 * w[1]
+
+
 def problem(dtype=np.float64):
     x = RNG.normal(size=(N, D)).astype(dtype)
     y = (RNG.random(N) > 0.5).astype(dtype)
@@ -155,7 +170,11 @@ def test_sum_with_scalar_argument_and_log_terms():
     (two_products, lambda w, x, y: (w, 0.5 * w[::-1].copy(), x, y), ("w", "v"), True),   # both in one loop
     (huber, lambda w, x, y: (w, x, 4.0 * y), ("w",), True),         # comparisons, np.where -> rt.select
     (weights_read_whole, lambda w, x, y: (w, x, y), ("w",), True),
-], ids=["margin", "poisson", "expit", "scalar-wrt", "two-products", "where", "weights-whole"])
+    (shift_read_again, lambda w, x, y: (w, 0.3, x, y), ("w", "b"), True),
+    (element_of_w_first, lambda w, x, y: (w, x, y), ("w",), True),
+    (element_of_w_last, lambda w, x, y: (w, x, y), ("w",), True),
+], ids=["margin", "poisson", "expit", "scalar-wrt", "two-products", "where", "weights-whole", "shift-read-again",
+        "element-of-w-first", "element-of-w-last"])
 def test_losses_agree_fused_or_not(f, args, wrt, fused):
     """Losses of other shapes, each row-local: fused, with the gradient of the Python backend."""
     w, x, y = problem()
@@ -164,6 +183,10 @@ def test_losses_agree_fused_or_not(f, args, wrt, fused):
         assert src.count("rt.rows_dot(") == 2 and src.count("for i0 in range(") == 1
     if f is weights_read_whole:
         assert src.index("t = 2.0 * y + 1.0") < src.index("for i0 in range(")
+    if f is shift_read_again:     # (b's other use stays before the loop, which adds the rows' d_z onto d_b)
+        assert src.index("d_b = 2.0 * b") < src.index("for i0 in range(") and "d_b += rt.sum_first(" in src
+    if f in (element_of_w_first, element_of_w_last):
+        assert src.index("d_w[1] += ") < src.index("for i0 in range(") and "rt.rows_add(d_w, " in src
 
 
 @pytest.mark.parametrize("f, args", [

@@ -229,14 +229,14 @@ class _Plan:
             share = load(args[0].id) if name == "rt.sum_grad" else \
                 gast.BinOp(left=load(args[0].id), op=gast.Div(), right=self.rows_of_x())
             return [gast.Assign(targets=[store(t)], value=share)]
-        if name in _SUMS and len(args) == 1 and not aug and scalar_t:          # a sum (mean) over the rows
-            term = self.row_expr(args[0], i)
+        if name in _SUMS and len(args) == 1 and scalar_t and not (aug and _SUMS[name]):   # a sum (mean) over
+            term = self.row_expr(args[0], i)                                               # the rows
             if term is None:
                 return None
             if _SUMS[name]:
                 self.finals.append(gast.Assign(targets=[store(t)], value=gast.BinOp(
                     left=load(t), op=gast.Div(), right=self.rows_of_x())))
-            return self.accumulate(t, term, const(0.0))
+            return self.accumulate(t, term, None if aug else const(0.0))   # (aug: `d_b = d_b + np.sum(d_z)`)
         if name == "rt.unbroadcast" and len(args) == 2 and isinstance(args[1], gast.Name):
             term = self.row_expr(args[0], i)
             onto = self.kinds.get(args[1].id)
@@ -401,10 +401,9 @@ def _fusable(body, k, plan, stmts) -> bool:
 
 
 def _placed(stmts):
-    """`stmts` in their new order: the loop's, and the others before it or, where they read what it writes (or
-    write what it reads before them), after it; None where a pair whose order flips shares a name written by
-    either."""
-    loop_writes = set().union(*(st[5] for st in stmts if st[3] == "loop"))
+    """`stmts` in their new order: the loop's, and the others before it or, where they read what it writes before
+    them (or write what it reads before them), after it; None where a pair whose order flips shares a name written
+    by either."""
     after_writes: set = set()
     loop_reads_so_far: set = set()
     loop_writes_so_far: set = set()
@@ -416,7 +415,9 @@ def _placed(stmts):
             loop_writes_so_far |= writes
             placed.append(st)
             continue
-        late = (reads & (loop_writes | after_writes)) or (writes & (loop_reads_so_far | loop_writes_so_far))
+        # (the loop's statements after this one come after it either way: `d_w[1] += d_r` before the loop's
+        # `d_w += rt.matmul_grad_y(d_z, x, w)` stays before it)
+        late = (reads & (loop_writes_so_far | after_writes)) or (writes & (loop_reads_so_far | loop_writes_so_far))
         if late:
             after_writes |= writes
         placed.append((pos, note, new, "after" if late else "before", reads, writes))
