@@ -113,7 +113,7 @@ def path_structure(fn, value):
     fn = getattr(fn, "py_func", fn)
     if not inspect.isfunction(fn) or returned_structure(fn) is not None:
         return None, None
-    each = _returns_of(fn.__code__)
+    each = _returns_of(fn)
     if not each or any(st is None for _, st in each):
         return None, None
     fits = [(line, st) for line, st in each if _fits(value, st)]
@@ -126,18 +126,18 @@ def path_structure(fn, value):
 
 
 @functools.lru_cache(maxsize=512)
-def _returns_of(code) -> tuple:
-    """[(line in the def's source, structure)] of each `return` of the function of `code` (returned_structure's
-    parse, whose namespace it has read)."""
+def _returns_of(function) -> tuple:
+    """[(line in the def's source, structure)] of each `return` of the function object `function` (per function,
+    as _structure)."""
     try:
-        tree = ast.parse(textwrap.dedent(inspect.getsource(code)))
+        tree = ast.parse(textwrap.dedent(inspect.getsource(function.__code__)))
     except (OSError, TypeError, SyntaxError, IndentationError):
         return ()
     node = next((n for n in tree.body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))), None)
     if node is None:
         return ()
     each: list = []
-    _def_structure(node, _namespaces.get(code, {}), 0, each)
+    _def_structure(node, _names_of(function), 0, each)
     return tuple(each)
 
 
