@@ -99,6 +99,7 @@ forward mode (jvp):
     scalar items     (with argument kinds) as in reverse mode                            transforms/kind_rewrites.py
     checks           (check, with argument kinds) float() of an array of rank 1 or more  transforms/checks.py
     aliasing         (check, user code) views renamed, not written through               transforms/aliasing.py
+    named tuples     (no argument kinds) a tuple literal's name passed as an array -> rt.array  transforms/kind_rewrites.py
     forward          tangent statements after each primal one                            transforms/forward.py
     where            (with argument kinds) np.where of scalars -> rt.select              transforms/optimize/scalarize.py
     fresh results    (the entry) a derivative returned that may be an argument's memory  transforms/memory_sharing.py
@@ -690,6 +691,9 @@ FORWARD = [
          "(check, with argument kinds) float() of an array of rank 1 or more", _has_arg_kinds),
     Pass("aliasing", _forward_views, "transforms/aliasing.py",
          "(check, user code) views renamed, not written through", lambda c: not _is_generated_unit(c.unit)),
+    Pass("named tuples", lambda c: kind_rewrites.named_tuple_arrays(c.unit), "transforms/kind_rewrites.py",
+         "(no argument kinds) a tuple literal's name passed as an array -> rt.array",
+         lambda c: not _has_arg_kinds(c)),
     Pass("forward", _forward, "transforms/forward.py", "tangent statements after each primal one"),
     Pass("where", lambda c: setattr(c, "fn", optimize.scalar_where(c.fn, c.kinds)), "transforms/optimize/scalarize.py",
          "(with argument kinds) np.where of scalars -> rt.select", _has_arg_kinds),

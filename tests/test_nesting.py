@@ -338,6 +338,30 @@ def test_reverse_over_jvp_of_a_sum_of_arrays(jit):
     assert srcdiff.jvp(sum_of_array_terms, wrt=0)(0.7, M[:0], a[:0], 1.0) == (0.0, 0.0)   # (no term)
 
 
+def maximum_of_a_named_tuple(x, a):
+    st = (np.sum(a), np.sin(x))
+    return x + np.sum(np.maximum(st, -1.2))
+
+
+def tangent_of_a_named_tuple(x, a):
+    v, d = srcdiff.jvp(maximum_of_a_named_tuple, wrt=(0, 1))(x, a, (0.5, np.cos(a)))
+    return np.sin(v) * d + d * d
+
+
+@pytest.mark.parametrize("jit", BACKENDS)
+def test_reverse_over_jvp_of_a_named_tuple_passed_as_an_array(jit):
+    """`st = (s, t)`, `np.maximum(st, -1.2)`: the jvp the gradient reads (unspecialised: no kinds) kept the tuple,
+    so its tangent was `d_st * rt.max_weight(st, -1.2)` (a tuple compared with a float: TypeError, run as Python),
+    which the outer gradient declined as list arithmetic, at a line of the jvp's code given as the user's file
+    (fuzz --nested 1401027). The name is now rt.array of it there too, as where the kinds are known."""
+    x, a = 0.7, np.array([0.3, -0.4, 1.1])
+    jv = srcdiff.jvp(maximum_of_a_named_tuple, wrt=(0, 1))
+    np.testing.assert_allclose(jv.py_func(x, a, 0.5, np.cos(a)), jv(x, a, (0.5, np.cos(a))), rtol=1e-12)
+    gx, ga = srcdiff.grad(tangent_of_a_named_tuple, wrt=(0, 1), jit=jit)(x, a)
+    np.testing.assert_allclose(gx, _d(lambda y: tangent_of_a_named_tuple(y, a), x, 1e-6), rtol=1e-6)
+    np.testing.assert_allclose(ga, numerical_grad(tangent_of_a_named_tuple, [x, a], 1), rtol=1e-6, atol=1e-8)
+
+
 @pytest.mark.parametrize("jit", BACKENDS)
 @pytest.mark.parametrize("f", [user_nested_tuple, tuple_loop_state, tuple_branch], ids=lambda f: f.__name__)
 def test_user_tuples_in_reverse_mode(f, jit):

@@ -13,9 +13,10 @@ from .astutil import Namer, dotted_name, literal_value, load, map_blocks, nested
 from ..errors import SrcdiffError, SrcdiffValueError
 from ..rules import RULES
 from .canonicalize import array_parameters, decline_copied_sequence
-from .kinds import F, dtype, elements, expr_kind, is_array, is_scalar, is_tuple, length, ndim, sum_start
+from .kinds import F, Kind, dtype, elements, expr_kind, is_array, is_scalar, is_tuple, length, ndim, sum_start
 from .memory_sharing import ellipsis_index
 from .parse import Unit
+from .primal_lists import literal_lengths
 
 
 def sum_starts(unit: Unit, kind_map: dict) -> bool:
@@ -186,6 +187,34 @@ def array_literal_operands(unit: Unit, kind_map: dict) -> bool:
 
     unit.node.body, changed = block(unit.node.body)
     return scalar_stacks(unit, kind_map) or changed
+
+
+def named_tuple_arrays(unit: Unit) -> bool:
+    """Forward mode without argument kinds (the generic jvp a function differentiated in reverse mode calls, or
+    reads: `v, d = srcdiff.jvp(f)(...)` inside it): a name bound only to a flat tuple or list literal passed where a
+    rule takes an array (`st2 = (s, t)`, `np.maximum(st2, -1.2)`) is `rt.array` of it, as call_arrays makes it
+    where the kinds know the name's. Left a tuple, its tangent was `d_st2 * rt.max_weight(st2, -1.2)`: a tuple
+    compared with a float (TypeError in Python), which reverse mode over it declined as list arithmetic (fuzz
+    --nested 1401027). Returns whether it changed."""
+    lengths = literal_lengths(unit.node)
+    if not lengths:
+        return False
+    tuples = {name: Kind.tuple_of(n) for name, n in lengths.items()}
+    namer = _LazyNamer(unit.node)
+
+    def rewrite(stmts):
+        out, changed = [], False
+        for s in stmts:
+            for b in nested_blocks(s):
+                b[:], c = rewrite(b)
+                changed |= c
+            if isinstance(s, gast.Assign) and isinstance(s.value, gast.Call):
+                changed |= call_arrays(s, tuples, namer, out)
+            out.append(s)
+        return out, changed
+
+    unit.node.body, changed = rewrite(unit.node.body)
+    return changed
 
 
 def _decline_copied_sequence(unit: Unit, s, kind_map: dict) -> None:

@@ -60,6 +60,12 @@ def _get(holder, key):
     return holder[key] if isinstance(holder, list) else getattr(holder, key)
 
 
+def literal_lengths(node) -> dict:
+    """{name: length} of the names `node` binds only to flat list or tuple literals of one length and never writes
+    into (_literal_lengths): what such a name stands for is known without the kinds."""
+    return _literal_lengths(node)
+
+
 def _literal_lengths(node) -> dict:
     """{name: length} of the names `node` binds only (`name = [a, b]`, each binding) to flat list or tuple literals of
     one length, none starred or nested, and never writes into (`name[0] = v`, `name.append(v)`, `name += [v]`)."""
