@@ -114,8 +114,8 @@ def path_structure(fn, value):
     if not inspect.isfunction(fn) or returned_structure(fn) is not None:
         return None, None
     each = _returns_of(fn)
-    if not each or any(st is None for _, st in each):
-        return None, None
+    if not each or any(not isinstance(st, tuple) for _, st in each):   # (a return of a name or of a call whose
+        return None, None                                                # structure is unknown: LEAF, not told apart)
     fits = [(line, st) for line, st in each if _fits(value, st)]
     kinds = {repr(st) for _, st in fits}
     if len(kinds) == 1:

@@ -1578,6 +1578,8 @@ DETECTORS = {
 # phrases that explain a construct rather than name one
 NOT_CONSTRUCTS = {
     "zip :: its row count checked as python does",
+    "assignment expressions :: in a comprehension declined",      # (a decline, tests/test_walrus.py)
+    "assignment expressions :: saying what to write",
     "or dicts of them keyed by strings :: but not where another name holds the same dict",     # (a decline)
     "lambdas :: where the name is read only by calls passing one number of arguments by position",
     "print and assert stay in the forward sweep :: the text is python's",

@@ -494,6 +494,7 @@ FORMS = {
     "x.mT": _text(r"\.mT\b"), "x.real": _text(r"\w\.real\b"), "x.imag": _text(r"\w\.imag\b"), "x.view()": _has(".view"),
     "axes=": _text(r"\baxes="),
     "top, bottom = np.split(x, 2)": _text(r"\w+, \w+ = np\.split\("),
+    "np.array_split(terms, 2)": _text(r"(\w+) = \[[^\n]*\n\s*\w+, \w+ = np\.array_split\(\1, 2\)"),
     # module spans: a call of one of the module's functions (their names: the next span, or PHRASES)
     "operator": lambda u: any(k.startswith("operator.") for k in u),
     "math": lambda u: any(k.startswith("math.") for k in u),

@@ -2354,6 +2354,7 @@ class Gen:
                     None),
                    ("helpernames", lambda: self.helpers_named_alike(env), None),
                    ("splitparts", lambda: self.split_parts(env), None)))
+        draw_last((("keptforms", lambda: self.kept_forms(env), r"\b"),))
         prog = Program(src, self.N, params, n, seq, checkpoints)
         prog.python_only = self.python_only and bool(fuzz_rules.PYTHON_ONLY_TEXT.search(src))
         return prog
@@ -2461,6 +2462,23 @@ class Gen:
             lines.append(f"    {w}[0] = {w}[-1] * {self.const()}")
         lines.append(f"    {acc} = {acc} * 0.5 + np.sum(np.sin({w}) * {w}) + {s}")
         return lines, f"{acc} * 0.3"
+
+    def kept_forms(self, env):
+        """'keptforms' (README Rules: `np.array_split` of a name bound to a list, the array NumPy makes of it; README
+        Python: a function chosen by a conditional expression one of whose branches is the name itself, `act = np.sin
+        if s > c else act`; drawn last, h32): a list of numbers f computes bound to a name, split into two parts or at
+        a literal index; or a NumPy function bound to a name, then bound again (or kept) by a conditional expression,
+        then called. Returns the lines and a scalar term."""
+        s, t = self.expr("s", env, 1), self.expr("s", env, 1)
+        if self.coin(4):
+            lst, a, b = self.fresh("kl"), self.fresh("ka"), self.fresh("kb")
+            split = self.pick([f"np.array_split({lst}, 2)", f"np.split({lst}, [1])", f"np.array_split({lst}, [2])"])
+            return [f"{lst} = [{s}, {t} * {self.const()}, np.sin({s}), {self.const()}]", f"{a}, {b} = {split}"], \
+                f"np.sum({a} * {self.const()}) * np.sum(np.cos({b}))"
+        act = self.fresh("kact")
+        first, other = self.pick([("np.tanh", "np.sin"), ("np.sin", "np.cos"), ("np.cos", "np.tanh")])
+        kept = self.pick([f"{other} if {s} > {self.thresh()} else {act}", f"{act} if {s} > {self.thresh()} else {other}"])
+        return [f"{act} = {first}", f"{act} = {kept}"], f"np.sum({act}({self.expr('v', env, 1)})) * 0.5"
 
     def helpers_named_alike(self, env):
         """'helpernames' (drawn last): module-level helpers `sqK(qJ)`, `midK(qJv1, w)`, which calls sqK on qJv1 and on an
@@ -2882,7 +2900,10 @@ ALL_FEATURES = ("where", "maximum", "helpers", "closures", "for", "while", "brea
                 "helpernames",
                 # README (Rules): np.split's parts unpacked into names, one written and another read, or looped over,
                 # written (drawn last, h31)
-                "splitparts")
+                "splitparts",
+                # README (Rules): np.array_split of a name bound to a list; (Python) a function kept by a conditional
+                # expression, `act = np.sin if s > c else act` (drawn last, h32)
+                "keptforms")
 # the fuzzer's --parallel mode's (tests/fuzz_parallel.py), drawn after all of ALL_FEATURES: a loss over the rows of
 # R @ a (R: M's rows stacked), which jit="parallel" runs in chunks on threads (left out of ALL_FEATURES: the other
 # modes' programs stay)
