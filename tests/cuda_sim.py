@@ -2,11 +2,14 @@
 test_cuda_hvp.py, test_cuda_logdomain.py): NUMBA_ENABLE_CUDASIM must be set before numba is imported, so each
 module runs itself as a script, which prints its results as JSON on its last line. The same script runs its cases
 on a real GPU where there is one (the `gpu` param of the fixture `results`; CI has none and skips it): the simulator runs the
-kernel's source as Python, so what NVVM makes of it (a store it drops, a type it infers) shows only there."""
+kernel's source as Python, so what NVVM makes of it (a store it drops, a type it infers) shows only there.
+`flat` and `central_differences` are the scripts' CPU references (test_cuda_edges.py, test_cuda_indexing.py)."""
 import json
 import os
 import subprocess
 import sys
+
+import numpy as np
 
 
 def results_of(script: str, timeout: int = 600, gpu: bool = False) -> dict:
@@ -47,3 +50,23 @@ def has_gpu() -> bool:
         _HAS_GPU.append(probe.stdout.strip() == "True")
     return _HAS_GPU[0]
 
+
+
+def flat(r) -> np.ndarray:
+    """The arrays and numbers of `r` (a gradient's tuple) flattened into one float array, in order."""
+    return np.concatenate([np.ravel(np.asarray(t, dtype=float)) for t in r])
+
+
+def central_differences(f, args, h=1e-6) -> np.ndarray:
+    """Central differences of f's value in every element of every argument, flattened as `flat` of the gradient."""
+    out = []
+    for k, v in enumerate(args):
+        v = np.asarray(v, dtype=float)
+        d = np.zeros(v.shape)
+        for j in np.ndindex(v.shape):
+            hi, lo = [np.array(a, dtype=float) for a in args], [np.array(a, dtype=float) for a in args]
+            hi[k][j] += h
+            lo[k][j] -= h
+            d[j] = (f(*[t if t.ndim else float(t) for t in hi]) - f(*[t if t.ndim else float(t) for t in lo])) / (2 * h)
+        out.append(np.ravel(d))
+    return np.concatenate(out)

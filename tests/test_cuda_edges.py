@@ -29,6 +29,7 @@ if __name__ == "__main__":      # the simulator subprocess (cuda_sim.results_of 
 import numpy as np  # noqa: E402
 
 import srcdiff  # noqa: E402
+from cuda_sim import central_differences, flat  # noqa: E402
 
 B = 3
 
@@ -381,25 +382,6 @@ def _data():
     }
 
 
-def _flat(r):
-    return np.concatenate([np.ravel(np.asarray(t, dtype=float)) for t in r])
-
-
-def _fd(f, args, h=1e-6):
-    """Central differences of f's value in every argument, flattened as the gradient is."""
-    out = []
-    for k, v in enumerate(args):
-        v = np.asarray(v, dtype=float)
-        d = np.zeros(v.shape)
-        for j in np.ndindex(v.shape):
-            hi, lo = [np.array(a, dtype=float) for a in args], [np.array(a, dtype=float) for a in args]
-            hi[k][j] += h
-            lo[k][j] -= h
-            d[j] = (f(*[t if t.ndim else float(t) for t in hi]) - f(*[t if t.ndim else float(t) for t in lo])) / (2 * h)
-        out.append(np.ravel(d))
-    return np.concatenate(out)
-
-
 def _diff(a, b):
     """Largest difference, NaN where one is NaN and the other is not (NaN in both agrees)."""
     a, b = np.asarray(a, float), np.asarray(b, float)
@@ -449,8 +431,8 @@ def _run_all():
             for i in range(B):
                 ex = [a[i] for a in args]
                 v, g = cpu_g(*ex)
-                cpu.append(np.concatenate([[v], _flat(g)]))
-                fd.append(np.concatenate([[f(*ex)], _fd(f, ex)]) if np.isfinite(v) else cpu[-1])
+                cpu.append(np.concatenate([[v], flat(g)]))
+                fd.append(np.concatenate([[f(*ex)], central_differences(f, ex)]) if np.isfinite(v) else cpu[-1])
             cpu, fd = np.array(cpu), np.array(fd)
             res[name] = {"vs_cpu": _diff(dev, cpu), "cpu_vs_fd": _diff(cpu, fd), "nans": int(np.isnan(cpu).sum()),
                          "scale": float(np.max(np.abs(cpu[~np.isnan(cpu)]))), "shape": list(dev.shape)}
@@ -471,8 +453,8 @@ def _run_all():
             jv = srcdiff.jvp(f, wrt=wrt, jit=False)
             got = srcdiff.cuda.vmap(srcdiff.jvp(f, wrt=wrt), in_axes=(0,) * len(args) + ((0,) * len(args),))(*args, T)
             cpu = np.array([jv(*[t[i] for t in args], tuple(t[i] for t in T)) for i in range(B)])
-            fd = [float(np.dot(_fd(f, [t[i] for t in args]), np.concatenate([np.ravel(t[i]) for t in T])))
-                  for i in range(B)]
+            fd = [float(np.dot(central_differences(f, [t[i] for t in args]),
+                               np.concatenate([np.ravel(t[i]) for t in T]))) for i in range(B)]
             res[name] = {"vs_cpu": _diff(np.stack(got, axis=1), cpu), "scale": float(np.max(np.abs(cpu))),
                          "cpu_vs_fd": _diff(cpu[:, 1], fd)}
         except Exception as ex:

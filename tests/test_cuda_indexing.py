@@ -5,7 +5,8 @@
   axes"). Each reads its argument at the permuted index (cuda/common.py axes_order). `np.ascontiguousarray` and
   `np.asfortranarray` of an array are its values.
 - An index list of integers written out (`a[[2, 0, -1]]`, `M[:, [0, 2]]`, `M[1, [0, -1]]`, generated code's
-  `idx = np.array((2, 0, -1))`): "fancy (array) indexing". It is read at the result's index (cuda/common.py
+  `idx = np.array((2, 0, -1))`), or computed from per-example shapes (`a[[0, a.shape[0] - 1]]`): "fancy (array)
+  indexing". It is read at the result's index (cuda/common.py
   index_lists, expressions.ExpressionLowering._view), and so are reverse mode's `rt.written` and `rt.index_add`
   (np.add.at: an element named twice gets both adjoints, `M[[0, 0]]`); `b[[0, 1]]` is a copy, as in NumPy, for the
   views' check (cuda/views.py). Still declined: two index lists in one
@@ -25,6 +26,7 @@ if __name__ == "__main__":      # the simulator subprocess (cuda_sim.results_of 
 import numpy as np  # noqa: E402
 
 import srcdiff  # noqa: E402
+from cuda_sim import central_differences, flat  # noqa: E402
 
 B = 3
 
@@ -92,6 +94,18 @@ def listed_after_return(x, a):
     return t * x + np.sum(a)
 
 
+def listed_by_shape(x, a, M):
+    """An index list and a slice bound computed from per-example shapes, `[0, a.shape[0] - 1]`, `a[:a.shape[0] - 1]`:
+    integers once the kernel is specialised (cuda/host.py folds the shapes in, then the arithmetic of constants).
+    Declined before: "fancy (array) indexing: a[[0, 4 - 1]]", "a slice whose bounds are not fixed when the kernel is
+    specialised: a[:4 - 1]"."""
+    n = M.shape[1]
+    ends = a[[0, a.shape[0] - 1]] * x
+    cols = M[:, [n - 1, n // 2]]
+    head = a[:a.shape[0] - 1]
+    return np.sum(np.sin(ends)) + np.sum(cols * cols) * x + np.sum(head * a[1:])
+
+
 def cast(x, a):
     k = (a * 3.0).astype(int)
     on = (a > 0.1).astype(np.float64)
@@ -125,29 +139,11 @@ def _data():
     return {"swapped": (swapped, (x, M)), "moved": (moved, (x, T)), "laid_out": (laid_out, (x, M)),
             "listed": (listed, (x, a, M)), "placed": (placed, (x, T)),
             "listed_written": (listed_written, (x, a, M)), "listed_after_return": (listed_after_return, (x, a)),
-            "listed_copy": (listed_copy, (x, a)),
+            "listed_copy": (listed_copy, (x, a)), "listed_by_shape": (listed_by_shape, (x, a, M)),
             "cast": (cast, (x, a))}
 
 
 NO_HVP = {"listed_written"}      # (hvp differentiates rt.written's own code: declined, test_cuda_messages' kind)
-
-
-def _flat(r):
-    return np.concatenate([np.ravel(np.asarray(t, dtype=float)) for t in r])
-
-
-def _fd(f, args, h=1e-6):
-    out = []
-    for k, v in enumerate(args):
-        v = np.asarray(v, dtype=float)
-        d = np.zeros(v.shape)
-        for j in np.ndindex(v.shape):
-            hi, lo = [np.array(t, dtype=float) for t in args], [np.array(t, dtype=float) for t in args]
-            hi[k][j] += h
-            lo[k][j] -= h
-            d[j] = (f(*[t if t.ndim else float(t) for t in hi]) - f(*[t if t.ndim else float(t) for t in lo])) / (2 * h)
-        out.append(np.ravel(d))
-    return np.concatenate(out)
 
 
 def _run_all():
@@ -161,8 +157,8 @@ def _run_all():
             got = srcdiff.cuda.vmap(srcdiff.value_and_grad(f, wrt=wrt), in_axes=axes)(*args)
             dev = np.concatenate([np.reshape(got[0], (B, 1))] + [np.reshape(t, (B, -1)) for t in got[1]], axis=1)
             cpu_g = srcdiff.value_and_grad(f, wrt=wrt, jit=False)
-            cpu = np.array([np.concatenate([[cpu_g(*e)[0]], _flat(cpu_g(*e)[1])]) for e in ex])
-            fd = np.array([np.concatenate([[f(*e)], _fd(f, e)]) for e in ex])
+            cpu = np.array([np.concatenate([[cpu_g(*e)[0]], flat(cpu_g(*e)[1])]) for e in ex])
+            fd = np.array([np.concatenate([[f(*e)], central_differences(f, e)]) for e in ex])
             out["grad"] = [float(np.max(np.abs(dev - cpu))), float(np.max(np.abs(cpu - fd))),
                            float(np.max(np.abs(cpu)))]
             jv = srcdiff.jvp(f, wrt=wrt, jit=False)
@@ -174,7 +170,7 @@ def _run_all():
                 hv = srcdiff.hvp(f, wrt=wrt, jit=False)
                 got = srcdiff.cuda.vmap(srcdiff.hvp(f, wrt=wrt), in_axes=axes + (axes,))(*args, T)
                 dev = np.concatenate([np.reshape(t, (B, -1)) for t in got], axis=1)
-                cpu = np.array([_flat(hv(*e, tuple(t[i] for t in T))) for i, e in enumerate(ex)])
+                cpu = np.array([flat(hv(*e, tuple(t[i] for t in T))) for i, e in enumerate(ex)])
                 out["hvp"] = [float(np.max(np.abs(dev - cpu))), float(np.max(np.abs(cpu)))]
         except Exception as exc:  # reported to the parent test
             out["error"] = f"{type(exc).__name__}: {exc}"

@@ -443,3 +443,31 @@ def test_unpacking_counts_are_decided_when_the_kernel_is_built(make):
                                                    "ValueError") as info:
         k.ptx(np.ones((4, 3)), np.ones(4), *tangent, cc=(9, 0))
     assert re.search(rf"test_cuda_messages\.py:{rows_unpacked.__code__.co_firstlineno + 1}: ", str(info.value))
+
+
+def ones_of_shape_picked(x, a):
+    return np.sum(np.ones((a.shape[0], a.shape[0]))[a > x] * x)
+
+
+def ones_of_n_picked(x, a):
+    n = a.shape[0]
+    return np.sum(np.ones((n, n))[a > x] * x)
+
+
+def last_as_threshold(x, a):
+    return np.sum(a[a > a[a.shape[0] - 1]]) * x
+
+
+@pytest.mark.parametrize("make", [srcdiff.grad, srcdiff.jvp])
+@pytest.mark.parametrize("f, text", [
+    (ones_of_shape_picked, "fancy (array) indexing: np.ones((a.shape[0], a.shape[0]))[a > x]"),
+    (ones_of_n_picked, "fancy (array) indexing: np.ones((n, n))[a > x]"),
+    (last_as_threshold, "fancy (array) indexing: a[a > a[a.shape[0] - 1]]"),
+], ids=["shape", "n", "shape-minus-one"])
+def test_shapes_folded_in_are_quoted_as_written(make, f, text):
+    """The lowering folds per-example shapes in as constants (cuda/host.py); its messages quoted them so:
+    `np.ones((4, 4))[a > x]`, `a[a > a[4 - 1]]`. They quote the user's text (anno.FOLDED_FROM)."""
+    x, a = np.array([0.5, 0.6, 0.7]), np.linspace(-1.0, 1.0, 12).reshape(3, 4)
+    msg = _decline(make, f, (0, 1), (x, a), (0, 0), (x, a) if make is srcdiff.jvp else None)
+    line = f.__code__.co_firstlineno + (2 if f is ones_of_n_picked else 1)
+    assert text in msg and re.search(rf"test_cuda_messages\.py:{line}: ", msg), msg

@@ -4,7 +4,7 @@ from __future__ import annotations
 import ast
 import re
 
-from .spelling import quoted
+from .spelling import quoted, shown
 from .common import (AXES_ORDER_CALLS, CAST_CALLS, LAYOUT_CALLS, EMPTY_REDUCTION, ARRAY_LITERALS, BINARY, BINOPS,
                      BOOL_INDEX_ADVICE, COMPARISONS, FANCY_ADVICE, SLICE_ADVICE, REDUCTION_GRADS, REDUCTIONS,
                      TERNARY, UNARY, UNARYOPS, axes_order, dotted, indexed, module_constant, none_test, flat_index,
@@ -81,7 +81,7 @@ class ExpressionLowering:
                 return [], "(" + ", ".join(map(str, s)) + ("," if len(s) == 1 else "") + ")"
         if isinstance(e, ast.Call):
             return self._low_call(e, idx, rshape)
-        self.fail(e, f"unsupported expression {ast.unparse(e)}")
+        self.fail(e, f"unsupported expression {shown(e)}")
 
     def _aligned(self, idx, shape):
         ix = list(idx[len(idx) - len(shape):]) if idx is not None else []
@@ -209,7 +209,7 @@ class ExpressionLowering:
                 return int(self.p.consts[v.id])
             hv = self.host.max(v)
             if hv is None or not isinstance(v, ast.Name) or v.id in self.host.batched:
-                raise ValueError(f"a slice bound ({ast.unparse(v)}) that is not a constant") from None
+                raise ValueError(f"a slice bound ({shown(v)}) that is not a constant") from None
             return hv
         return int(c)
 
@@ -306,7 +306,7 @@ class ExpressionLowering:
                 return [], str(len(a[0].elts))
             s = self.info(a[0])[0]
             if not isinstance(s, tuple):        # (a tuple's "tuple": len read its first letter, `ok = t`)
-                self.fail(e, f"len() of {ast.unparse(a[0])} on the device")
+                self.fail(e, f"len() of {shown(a[0])} on the device")
             return [], str(s[0])
         if name == "int":
             p, x = self.low(a[0])
@@ -330,7 +330,7 @@ class ExpressionLowering:
                 return self._matmul(a[0], a[2], idx)
             self.fail(e, "the derivative of np.outer of arrays that are not vectors")
         if name in ARRAY_LITERALS:      # (generated code binds every array literal to a name: StatementLowering)
-            self.fail(e, f"the array literal {ast.unparse(e)} inside an expression")
+            self.fail(e, f"the array literal {shown(e)} inside an expression")
         if name in ("rt.zeros_like", "np.zeros_like", "np.zeros", "np.empty", "np.empty_like"):   # (empty: any values)
             return [], "0.0" if self.dtype_of(e) == "f" else "0"
         if name in ("np.ones_like", "np.ones"):
@@ -385,7 +385,7 @@ class ExpressionLowering:
             for k, axis in enumerate(order):
                 of_x[axis] = ix[k]
             return self.low(a[0], of_x, s)
-        self.fail(e, f"{name or ast.unparse(e.func)}(...) has no device lowering")
+        self.fail(e, f"{name or shown(e.func)}(...) has no device lowering")
 
     def _low_args(self, args):
         """(pre-statements, expression strings) of scalar arguments."""
@@ -442,7 +442,7 @@ class ExpressionLowering:
             self.fail(e, f"{name}(...) of an array with no elements (shape {shape}) in a helper function")
         line, text, filename = self.p.user_site(getattr(getattr(self, "current", None), "lineno", None))
         what = name if name.startswith("np.") else "logsumexp" if name == "rt.logsumexp" else "np." + name.split(".")[1]
-        msg = self.p.spell(f"{what}(...) of an array with no elements ({ast.unparse(e.args[0])}, shape {shape} for "
+        msg = self.p.spell(f"{what}(...) of an array with no elements ({shown(e.args[0])}, shape {shape} for "
                            f"each example; NumPy raises ValueError: zero-size array to reduction operation which has "
                            f"no identity)")
         advice = ("give the array at least one element along the reduced axis, or reduce it only where it has "

@@ -7,6 +7,7 @@ import ast
 from ..errors import SrcdiffError
 from .deadstores import drop_dead_stores
 from .fusion import fuse_loops, merge_exits
+from . import spelling
 from .scalars import scalars
 from .common import (NUMBA_DTYPE, DEVICE_ADVICE, is_none, dotted, index_lists, local_size, size, indent, Storage,
                      Lowered)
@@ -49,7 +50,8 @@ class FunctionLowering(Inference, ExpressionLowering, StatementLowering):
         self.allocs: list[str] = []
         self.counter = 0
         self._prev_check = None
-        self.fn = fn = fold_shapes(fn, {s.name: s.shape for s in specs if s.shape is not None})
+        self.fn = fn = fold_shapes(fn, {s.name: s.shape for s in specs if s.shape is not None},
+                                   lambda name: not spelling.temporary(name, program.users))
         self.none_bound = _none_bound(fn)
         self.index_lists = index_lists(fn)     # (names of lists of integers written out: ExpressionLowering._view)
         self.host = HostEval(specs, program.consts)
@@ -123,7 +125,7 @@ class FunctionLowering(Inference, ExpressionLowering, StatementLowering):
                 try:
                     s = self.info(e)[0]
                 except Exception as ex:
-                    self.fail(returns[0], f"result {ast.unparse(e)}: {ex}")
+                    self.fail(returns[0], f"result {spelling.shown(e)}: {ex}")
                 if s == "tuple":
                     self.fail(returns[0], "nested results")
                 outputs.append((off, s))

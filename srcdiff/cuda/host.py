@@ -7,6 +7,7 @@ import copy
 
 import numpy as np
 
+from ..transforms import annotations as anno
 from ..transforms.astutil import map_blocks
 from .common import dotted
 
@@ -163,11 +164,13 @@ def _read_names(e) -> set:
     return {n.id for n in ast.walk(e) if isinstance(n, ast.Name) and id(n) not in callees}
 
 
-def fold_shapes(fn: ast.FunctionDef, shapes: dict) -> ast.FunctionDef:
+def fold_shapes(fn: ast.FunctionDef, shapes: dict, named=lambda name: False) -> ast.FunctionDef:
     """A copy of `fn` with the shapes of arrays whose per-example shape is fixed folded in as constants:
     `n = x.shape` (how the generated code spells `x.shape[0]`: `n = x.shape; n1 = n[0]`) is dropped and
     `n[k]` becomes the integer, any other use of `n` the tuple; `x.shape[k]` becomes the integer; the length of a
-    range becomes its integer, or an expression where the step is a literal (_fold_range_lengths)."""
+    range becomes its integer, or an expression where the step is a literal (_fold_range_lengths); then integer
+    arithmetic of constants and names bound once to an integer (_constants; `named(name)`: a name a message
+    shows as itself, the user's variable, not its value)."""
     fn = copy.deepcopy(fn)
     assigned = {}
     for n in ast.walk(fn):
@@ -176,13 +179,14 @@ def fold_shapes(fn: ast.FunctionDef, shapes: dict) -> ast.FunctionDef:
             for x in ast.walk(t):
                 if isinstance(x, ast.Name):
                     assigned[x.id] = assigned.get(x.id, 0) + 1
-    bound = {}
+    bound, origin = {}, {}
     for n in ast.walk(fn):
         if (isinstance(n, ast.Assign) and len(n.targets) == 1 and isinstance(n.targets[0], ast.Name)
                 and assigned.get(n.targets[0].id) == 1 and isinstance(n.value, ast.Attribute)
                 and n.value.attr == "shape" and isinstance(n.value.value, ast.Name)
                 and n.value.value.id in shapes and assigned.get(n.value.value.id, 0) == 0):
             bound[n.targets[0].id] = tuple(shapes[n.value.value.id])
+            origin[n.targets[0].id] = n.value
 
     def shape_of(e):
         if isinstance(e, ast.Name) and e.id in bound:
@@ -192,6 +196,10 @@ def fold_shapes(fn: ast.FunctionDef, shapes: dict) -> ast.FunctionDef:
             return tuple(shapes[e.value.id])
         return None
 
+    def shape_text(e):
+        """`x.shape`, the expression the shape `e` reads stands for (for messages: FOLDED_FROM)."""
+        return copy.deepcopy(origin[e.id] if isinstance(e, ast.Name) else e)
+
     class Fold(ast.NodeTransformer):
         def visit_Subscript(self, e):
             shape = shape_of(e.value) if isinstance(e.ctx, ast.Load) else None
@@ -200,13 +208,16 @@ def fold_shapes(fn: ast.FunctionDef, shapes: dict) -> ast.FunctionDef:
             except ValueError:
                 k = None
             if type(k) is int and -len(shape) <= k < len(shape):
-                return ast.copy_location(ast.Constant(shape[k]), e)
+                return _folded(ast.Constant(shape[k]), ast.Subscript(shape_text(e.value), ast.Constant(k), ast.Load()),
+                               e)
             self.generic_visit(e)
             return e
 
         def visit_Name(self, e):
             if e.id in bound and isinstance(e.ctx, ast.Load):
-                return ast.copy_location(ast.Tuple([ast.Constant(v) for v in bound[e.id]], ast.Load()), e)
+                items = [_folded(ast.Constant(v), ast.Subscript(shape_text(e), ast.Constant(k), ast.Load()), e)
+                         for k, v in enumerate(bound[e.id])]
+                return _folded(ast.Tuple(items, ast.Load()), shape_text(e), e)
             return e
 
         def _body(self, stmts):
@@ -220,7 +231,66 @@ def fold_shapes(fn: ast.FunctionDef, shapes: dict) -> ast.FunctionDef:
 
     fn = Fold().visit(fn) if bound or any(shape_of(n) for n in ast.walk(fn) if isinstance(n, ast.Attribute)) \
         else fn
-    return _fold_range_lengths(fn, assigned)
+    return _constants(_Arithmetic().visit(_fold_range_lengths(fn, assigned)), named)
+
+
+def _constants(fn: ast.FunctionDef, named) -> ast.FunctionDef:
+    """`fn` with the reads of each name bound once (not a parameter) to an integer constant as the integer, and the
+    arithmetic that makes foldable in turn (`result1 = 3` of `a.shape[0]`, `result2 = result1 - 1`,
+    `np.array((0, result2))`: ANF's names of the user's index list `[0, a.shape[0] - 1]`, integers written out).
+    A read notes what a message shows (FOLDED_FROM): the name where `named(name)` (the user's `n` of
+    `n = a.shape[0]`), else the constant's own expression (a temporary's: `a.shape[0]`)."""
+    params = {a.arg for a in fn.args.posonlyargs + fn.args.args + fn.args.kwonlyargs}
+    done: set = set()
+    for _ in range(8):
+        stores: dict = {}
+        for n in ast.walk(fn):
+            if isinstance(n, ast.Name) and not isinstance(n.ctx, ast.Load):
+                stores[n.id] = stores.get(n.id, 0) + 1
+        consts = {st.targets[0].id: st.value for st in ast.walk(fn)
+                  if isinstance(st, ast.Assign) and len(st.targets) == 1 and isinstance(st.targets[0], ast.Name)
+                  and st.targets[0].id not in params | done and stores.get(st.targets[0].id) == 1
+                  and isinstance(st.value, ast.Constant) and type(st.value.value) is int}
+        if not consts:
+            return fn
+        done |= set(consts)
+
+        class Put(ast.NodeTransformer):
+            def visit_Name(self, e):
+                c = consts.get(e.id)
+                if c is None or not isinstance(e.ctx, ast.Load):
+                    return e
+                was = ast.Name(e.id, ast.Load()) if named(e.id) else anno.get(c, anno.FOLDED_FROM)
+                new = ast.copy_location(ast.Constant(c.value), e)
+                return anno.set(new, anno.FOLDED_FROM, copy.deepcopy(was)) if was is not None else new
+        fn = _Arithmetic().visit(Put().visit(fn))
+    return fn
+
+
+def _folded(new, old, at):
+    """`new`, a constant folded in at node `at`, noting the expression `old` it stands for (anno.FOLDED_FROM)."""
+    return anno.set(ast.copy_location(new, at), anno.FOLDED_FROM, old)
+
+
+_INT_OPS = {ast.Add: lambda a, b: a + b, ast.Sub: lambda a, b: a - b, ast.Mult: lambda a, b: a * b,
+            ast.FloorDiv: lambda a, b: a // b, ast.Mod: lambda a, b: a % b}
+
+
+class _Arithmetic(ast.NodeTransformer):
+    """Integer arithmetic of constants as its value (`3 - 1` of the user's `a.shape[0] - 1` with the shape folded in:
+    2), noting the expression (FOLDED_FROM): an index list `[0, a.shape[0] - 1]` is then integers written out, and
+    `a[:a.shape[0] - 1]` a slice of constant bounds, as NumPy evaluates them (Python's integers; a division or
+    remainder by zero is left to raise where it did)."""
+
+    def visit_BinOp(self, e):
+        self.generic_visit(e)
+        a, b, op = e.left, e.right, _INT_OPS.get(type(e.op))
+        if (op is None or not (isinstance(a, ast.Constant) and isinstance(b, ast.Constant))
+                or type(a.value) is not int or type(b.value) is not int
+                or (isinstance(e.op, (ast.FloorDiv, ast.Mod)) and b.value == 0)):
+            return e
+        value = op(a.value, b.value)
+        return _folded(ast.Constant(value), e, e) if abs(value) < 2 ** 62 else e
 
 
 def _literal_range(e):

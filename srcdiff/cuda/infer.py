@@ -6,7 +6,7 @@ import ast
 from ..transforms import annotations as anno
 from ..transforms.astutil import nested_blocks
 from ..transforms.logdomain_calls import HELPERS, PRODUCTS
-from .spelling import called
+from .spelling import called, shown
 from .common import (Unknown, ARRAY_LITERALS, AXES_ORDER_CALLS, BOOLEAN, CAST_ADVICE, CAST_CALLS, ELEMENTWISE,
                      LAYOUT_CALLS,
                      INT_CALLS, REDUCTIONS, REDUCTION_GRADS, dotted, size, axes_order, cast_kind, indexed, broadcast_shapes,
@@ -56,7 +56,7 @@ class Inference:
             shapes = [self.info(x)[0] for x in [e.left] + e.comparators]
             if "tuple" in shapes:       # shapes compared (`np.shape(d_t) != np.shape(t)`: fixed on the device)
                 if not all(isinstance(op, (ast.Eq, ast.NotEq)) for op in e.ops) or set(shapes) != {"tuple"}:
-                    raise ValueError(f"the comparison {ast.unparse(e)} of a tuple")
+                    raise ValueError(f"the comparison {shown(e)} of a tuple")
                 return None, "b"
             s = None
             for x in shapes:
@@ -260,7 +260,7 @@ class Inference:
         for k in e.keywords:    # (dtype=np.float32 was taken for float64: rounded otherwise than NumPy)
             dt = cast_kind(k.value)
             if dt is None:
-                self.fail(e, f"{dotted(e.func)}(..., dtype={ast.unparse(k.value)}): device code computes in float64, "
+                self.fail(e, f"{dotted(e.func)}(..., dtype={shown(k.value)}): device code computes in float64, "
                              "int64 and bool only", CAST_ADVICE)
         return (len(infos),) + (shapes.pop() or ()), dt
 
@@ -283,7 +283,7 @@ class Inference:
         batched = {n for n, s in self.specs.items() if s.batched}
         shape = self.host.shape(arg, batched) if arg is not None else None
         if shape is None:
-            self.fail(e, f"an array whose size ({ast.unparse(arg)}) is not fixed when the kernel is "
+            self.fail(e, f"an array whose size ({shown(arg)}) is not fixed when the kernel is "
                          f"specialised (device code cannot allocate)",
                       "give the array a size that is the same for every example: a literal, the shape of an "
                       "array argument, or an integer argument passed with in_axes=None")

@@ -18,7 +18,21 @@ import re
 from ..transforms import annotations as anno
 from ..user_spelling import spell, spelled, user_names
 
-__all__ = ["called", "literals", "quoted", "spell", "spelled", "user_names"]   # (the last three: user_spelling's)
+__all__ = ["called", "literals", "quoted", "shown", "spell", "spelled", "user_names"]   # (the last 3: user_spelling's)
+
+
+def shown(e) -> str:
+    """The text of expression `e` of the lowering's copy of a generated function as the user wrote it: a constant
+    folded in (cuda/host.py fold_shapes: `3` of `a.shape[0]`, `3 - 1`'s 2) as the expression it stands for."""
+    return ast.unparse(_unfolded(e))
+
+
+def _unfolded(e):
+    class Back(ast.NodeTransformer):
+        def visit(self, n):
+            was = anno.get(n, anno.FOLDED_FROM)
+            return self.visit(copy.deepcopy(was)) if was is not None else super().visit(n)
+    return Back().visit(copy.deepcopy(e))
 
 
 def literals(trees) -> dict:
@@ -120,6 +134,8 @@ def quoted(e, fn, depth: int = 1, users: set | None = None, line=None) -> str:
                     v = ast.List(v.elts, ast.Load())
             lists = self.lists and id(n) in whole     # (an operand, `[x, x] > -0.5`, reads as the array it is)
             if isinstance(v, (ast.Tuple, ast.List)) and _numbers(v, binds) is not None:
+                if isinstance(v, ast.Tuple) and not lists:     # (a tuple of numbers, a shape: `np.ones((n, n))`,
+                    return ast.Tuple(_numbers(v, binds).elts, ast.Load())     # not `np.ones(np.array([n, n]))`)
                 return _wrapped(_numbers(v, binds), lists)
             if written and isinstance(v, ast.List) and self.temps < 8:   # of names (ANF's of the user's items)
                 return _wrapped(Inline(max(self.left, 1), self.temps + 1).visit(copy.deepcopy(v)), lists)
@@ -136,7 +152,7 @@ def quoted(e, fn, depth: int = 1, users: set | None = None, line=None) -> str:
         e.value = Inline(0, lists=False).visit(e.value)
         if isinstance(e.value, ast.Name) and e.value.id.startswith("d_"):   # (a tangent's read, `d_b[b > 0]` of
             e.value.id = re.sub(r"^(d_)+", "", spelled(e.value.id, users)) or e.value.id   # forward mode: the user's b)
-    return ast.unparse(e)
+    return shown(e)
 
 
 def _wrapped(items, lists: bool):

@@ -5,7 +5,7 @@ import ast
 
 from ..errors import SrcdiffError
 from ..transforms import annotations as anno
-from .spelling import called
+from .spelling import called, shown
 from .tangent_tapes import dead_fills
 from .common import (OVERFLOW, ASSERTION, EMPTY_SUM, PRINT_ITEMS, ARRAY_LITERALS, ELEMENTWISE, is_none, dotted, indexed,
                      local_size, size, unravel, flat_index, indent, Storage, BINOPS)
@@ -213,7 +213,7 @@ class StatementLowering:
             elif isinstance(a, ast.Name) and a.id in self.storage:
                 items += [self.storage[a.id].at(k) for k in range(size(shape))]
             else:
-                self.fail(st, f"print of the array expression {ast.unparse(a)} on the device",
+                self.fail(st, f"print of the array expression {shown(a)} on the device",
                           "bind the array to a name and print that (its elements are printed one by one)")
         if len(items) > PRINT_ITEMS:
             self.fail(st, f"print of {len(items)} values on the device (CUDA's printf takes at most {PRINT_ITEMS})",
@@ -248,7 +248,7 @@ class StatementLowering:
         if name and name.startswith("rt."):     # (srcdiff's own statement: the derivative's, an indexed write)
             self.fail(st, f"the derivative of this line writes through {called(name)}, which has no device lowering",
                       "index with integers, one element at a time (device code has no index arrays or masks)")
-        self.fail(st, f"the statement {ast.unparse(st)} (a call whose result nothing reads: device code evaluates "
+        self.fail(st, f"the statement {shown(st)} (a call whose result nothing reads: device code evaluates "
                       "calls for their results)",
                   "assign its result to a name where it is needed, or leave the call out")
 
@@ -307,7 +307,7 @@ class StatementLowering:
         if isinstance(t, ast.Tuple) and all(isinstance(x, ast.Name) for x in t.elts):
             p, x = self.low(v)
             return p + [f"{', '.join(x_.id for x_ in t.elts)} = {x}"]
-        self.fail(st, f"unsupported assignment {ast.unparse(st)}")
+        self.fail(st, f"unsupported assignment {shown(st)}")
 
     def _assign_literal(self, name, e):
         """`v = np.array((s0, s1, ...))` / rt.array: v's local array (or its rows of the output) filled element by

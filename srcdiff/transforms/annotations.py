@@ -200,6 +200,11 @@ ROW_FACTS = _key("row_facts", """(kinds, shape classes), on the FunctionDef of a
     names hold, for the jitted source's row fusion. Written by optimize.rowfusion.record_row_facts (the
     compiler calls it); read by optimize.rowfusion.fuse_rows.""")
 
+FOLDED_FROM = _key("folded_from", """ast.expr: on a constant the CUDA lowering folded into its copy of a generated function
+    (a per-example shape, `x.shape[0]` -> 3, `n` of `n = x.shape` -> (3, 4); integer arithmetic of constants,
+    `3 - 1` -> 2), the expression it stands for (whose parts may carry this fact in turn). Written by cuda/host.py
+    (fold_shapes); read by cuda/spelling.py (shown, quoted: a message quotes the user's `a[a.shape[0] - 1]`, not
+    `a[2]`).""")
 IN_RANGE = _key("in_range", """True on a subscript whose index is in range by construction: a row-blocked loop's buffer
     or view read at a row of its block, a chunk's row of partial results (runs on threads: a test inside it
     would raise where a thread cannot; the loop's own test is written before it). Written by rowblocks
