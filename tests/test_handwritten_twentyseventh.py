@@ -12,10 +12,10 @@ state). The e programs: Python's binding rules (late-binding closures, a loop's 
 comprehension's variable shadowing a parameter, loop variables read after the loop, builtins shadowed). The d
 programs: values whose type changes in a loop (an int start adding floats, arrays that grow or shrink). The w
 programs: array outputs (jacobian, vjp). The f programs: float32 arrays beside NumPy integers, float64 factories,
-casts, 0-d arrays (the values' types).
+casts, 0-d arrays (the values' types). The g programs: integer and boolean state of checkpointed loops.
 
-161 programs were written by hand (those here, a few more views written through and read, and nested
-penalties over the s programs): 138 pass, 19 are declined with a message naming the line and what to write instead
+165 programs were written by hand (those here, a few more views written through and read, and nested
+penalties over the s programs): 142 pass, 19 are declined with a message naming the line and what to write instead
 (test_declines holds ten: writes through views or chained subscripts, a nested recursive def, a list's item
 assigned, `.flat`, `.fill()`, `np.select`, an int start of a sum of arrays under Numba), 4 gave wrong results: d07
 (`c = 0` before a loop adding floats to c) under Numba with `checkpoints=2`: d/dx [0, 1.8, 1.15, 1.25] for
@@ -1224,6 +1224,49 @@ def f14_f32_bool_mask_sum(x):
 def f15_f32_int_array_matmul(x, C):
     return np.sum(C @ x)
 
+
+
+def g2_int_array_state(x):
+    cnt = np.zeros(3, dtype=np.int64)
+    s = 0.0
+    for t in range(6):
+        j = t % 3
+        if x[j] * (t + 1) > 0.5:
+            cnt[j] += 1
+        s = s + x[j] * cnt[j]
+    return s
+
+
+def g3_bool_array_state(x):
+    seen = np.zeros(3, dtype=bool)
+    s = 0.0
+    for t in range(6):
+        j = (t * 2) % 3
+        if seen[j]:
+            s = s + x[j] ** 2
+        else:
+            s = s - x[j]
+        seen[j] = x[j] * t > 0.4
+    return s
+
+
+def g4_int_scalar_from_argmax(x):
+    k = 0
+    s = 0.0
+    for t in range(5):
+        s = s + x[k] * (t + 1.0)
+        k = int(np.argmax(x * np.cos(s)))
+    return s
+
+
+def g5_float_counter_while(x):
+    c = 0
+    t = 0
+    while t < 5:
+        c = c + x[t % 3] * 0.5
+        t += 1
+    return c * c
+
 ''')
 
 
@@ -1345,6 +1388,10 @@ CASES = {   # name -> (arguments, wrt, whether checkpoints=k applies: a loop at 
  "d08_shrinking_slice_loop": ((X4,), (0,), True),
  "d09_reshape_change_loop": ((X4,), (0,), True),
  "d10_bool_accum": ((X4,), (0,), True),
+ "g2_int_array_state": ((X4[:3],), (0,), True),
+ "g3_bool_array_state": ((X4[:3],), (0,), True),
+ "g4_int_scalar_from_argmax": ((X4[:3],), (0,), True),
+ "g5_float_counter_while": ((X4[:3],), (0,), True),
 }
 CHECKPOINTED = sorted(name for name, (_, _, loop) in CASES.items() if loop)
 
@@ -1700,6 +1747,10 @@ def test_int_start_of_a_float_checkpointed(jit):
     f = P.d07_int_then_float_branch
     for k in (None, 1, 2, 3):
         np.testing.assert_allclose(srcdiff.grad(f, jit=jit, checkpoints=k)(X4), [0.0, 1.8, 1.65, 1.75], rtol=1e-12)
+    # the same in a while loop (`c = 0`, then `c = c + x[t % 3] * 0.5` five times; f = c * c, c = 0.875)
+    for k in (None, 2):
+        np.testing.assert_allclose(srcdiff.grad(P.g5_float_counter_while, jit=jit, checkpoints=k)(X4[:3]),
+                                   [1.75, 1.75, 0.875], rtol=1e-12)
     if not jit:
         g = srcdiff.grad(f, checkpoints=2)
         g(X4)
