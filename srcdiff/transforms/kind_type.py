@@ -253,6 +253,12 @@ def unify(a, b):
         return a
     if a is None or b is None:
         return None
+    if is_scalar(a) and is_scalar(b) and {dtype(a), dtype(b)} == {"i", "f"}:
+        # a number bound to an int on one path and to a float on another (`c = 0` before a loop adding floats to
+        # it): a float, as Python's arithmetic and Numba's typing of the name take it. Unknown, a checkpointed
+        # loop's snapshots of it were a list of its first value's type, ints under Numba, which truncated the
+        # floats stored in it (d/dx 1.15 for 1.65)
+        return F
     if is_array(a) and is_array(b):
         return Kind.array(ndim(a) if ndim(a) == ndim(b) else None, dtype(a) if dtype(a) == dtype(b) else None)
     if (is_tuple(a) and is_tuple(b) and length(a) is not None and length(a) == length(b)
