@@ -31,7 +31,7 @@ def features() -> list:
 
 # every other program: a few statements of these beside the row loss, which row fusion then takes whole more often,
 # and the bounds pass proves (a subscript it cannot test leaves the chunks on one thread): of seeds 1502000-1502040,
-# 16 of these 20 ran on threads, 1 of the 20 with every feature (15 on one thread)
+# 16 of these 20 ran on threads, none of the 20 with every feature (15 on one thread, the bounds pass's)
 LEAN = ("where", "maximum", "ifexp", "augassign", "for", "helpers", "closures", "slices", "chained")
 
 
