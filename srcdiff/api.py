@@ -363,7 +363,12 @@ def value_like(v, args, f, jit):
     float64 array where NumPy computes float32 (a float32 array times a Python float: float64 under Numba; jvp's value
     of `np.tanh(x * 0.7) * x` was float64 under jit=True, f's and jit=False's float32, h30c). The type is float32
     where the NumPy floats among the arguments are all float32 and f makes no float64 values of its own
-    (float_types.makes_float64: `np.sum(np.zeros(3) + x)` of a float32 x is float64, and was converted to float32)."""
+    (float_types.makes_float64: `np.sum(np.zeros(3) + x)` of a float32 x is float64, and was converted to float32).
+    Where every return of f gives a Python float (float_types.returns_python_float: `math.sqrt(np.sum(x * x))`), the
+    value is one, whatever the arguments (it was an np.float32 of float32 ones, rounded: 0.6422616243362427 for
+    0.6422616242930411; an np.float64 of float64 ones)."""
+    if isinstance(v, (float, np.floating)) and float_types.returns_python_float(f):
+        return float(v)
     want = value_float_type(args)
     if want == np.float32 and float_types.makes_float64(f, args):
         want = np.dtype(np.float64)

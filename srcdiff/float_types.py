@@ -303,3 +303,98 @@ def _float64_dtype(d) -> bool:
     if isinstance(d, ast.Attribute):
         return d.attr in _FLOAT64_NAMES
     return isinstance(d, ast.Constant) and d.value in ("float", "float64", "f8", "d", "double")
+
+
+# math's functions whose value is a Python float (math.floor, math.ceil, math.trunc give ints: not here)
+_MATH_FLOATS = {"sqrt", "exp", "log", "log1p", "log2", "log10", "expm1", "sin", "cos", "tan", "asin", "acos", "atan",
+                "atan2", "sinh", "cosh", "tanh", "asinh", "acosh", "atanh", "erf", "erfc", "lgamma", "gamma", "pow",
+                "hypot", "fabs", "copysign", "fmod", "degrees", "radians", "cbrt", "exp2"}
+
+
+def returns_python_float(fn) -> bool:
+    """Whether every `return` of `fn` (a function of the user's, or what srcdiff wraps it in) gives a Python float
+    whatever its arguments: `math.sqrt(np.sum(x * x))`, `float(np.sum(x)) * 1.5`, arithmetic of such values with
+    Python numbers, names bound only to them. Its value is then a Python float (of float64 precision) where float32
+    arguments make the rest of f float32: value_like keeps it one (it was given the arguments' np.float32, rounded:
+    0.6422616243362427 for f's 0.6422616242930411). Unknown sources, and returns of anything else, count as not."""
+    fn = getattr(fn, "py_func", fn)
+    while not inspect.isfunction(fn) and getattr(fn, "f", None) is not None:    # (a transform of a transform)
+        fn = getattr(fn.f, "py_func", fn.f)
+    if not inspect.isfunction(fn):
+        return False
+    return _returns_python_float_of(fn.__code__)
+
+
+@functools.lru_cache(maxsize=512)
+def _returns_python_float_of(code) -> bool:
+    tree = _tree(code)
+    if tree is None or not tree.body or not isinstance(tree.body[0], (ast.FunctionDef, ast.Lambda, ast.Expr)):
+        return False
+    top = tree.body[0]
+    if not isinstance(top, ast.FunctionDef):
+        return False
+    own = [n for n in _own_nodes(top)]
+    returns = [n.value for n in own if isinstance(n, ast.Return)]
+    if not returns or any(r is None for r in returns):
+        return False
+    bound: dict = {}
+    for n in own:
+        if isinstance(n, (ast.Assign, ast.AugAssign, ast.AnnAssign)):
+            for t in (n.targets if isinstance(n, ast.Assign) else [n.target]):
+                for m in ast.walk(t):
+                    if isinstance(m, ast.Name):
+                        bound.setdefault(m.id, []).append(n if isinstance(t, ast.Name) else None)
+        elif isinstance(n, (ast.For, ast.With, ast.NamedExpr, ast.Global, ast.Nonlocal, ast.Delete)):
+            for m in ast.walk(n.target if isinstance(n, (ast.For, ast.NamedExpr)) else n):
+                if isinstance(m, ast.Name):
+                    bound.setdefault(m.id, []).append(None)
+    floats = set()
+    grew = True
+    while grew:
+        grew = False
+        for name, binds in bound.items():
+            if name in floats or any(b is None for b in binds):
+                continue
+            # (`s += 2.0` keeps a Python float one where s is bound to one first)
+            if any(isinstance(b, ast.Assign) for b in binds) and all(
+                    _python_float(b.value, floats) if not isinstance(b, ast.AugAssign) else
+                    isinstance(b.op, _ARITHMETIC) and _python_float_or_number(b.value, floats) for b in binds):
+                floats.add(name)
+                grew = True
+    return all(_python_float(r, floats) for r in returns)
+
+
+def _own_nodes(fn):
+    """The nodes of def `fn`'s body, not those of the functions, lambdas and classes defined in it."""
+    todo = list(fn.body)
+    while todo:
+        n = todo.pop()
+        yield n
+        if not isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef)):
+            todo.extend(ast.iter_child_nodes(n))
+
+
+def _python_float(n, floats) -> bool:
+    """A value that is a Python float whatever the arguments: math's float functions, float(...), a name of `floats`,
+    arithmetic of one with Python numbers (literals), a conditional expression of two."""
+    if isinstance(n, ast.Name):
+        return n.id in floats
+    if isinstance(n, ast.Call) and not n.keywords:
+        f = n.func
+        if isinstance(f, ast.Name) and f.id == "float":
+            return True
+        return isinstance(f, ast.Attribute) and isinstance(f.value, ast.Name) and f.value.id == "math" \
+            and f.attr in _MATH_FLOATS
+    if isinstance(n, ast.UnaryOp) and isinstance(n.op, (ast.USub, ast.UAdd)):
+        return _python_float(n.operand, floats)
+    if isinstance(n, ast.BinOp) and isinstance(n.op, (ast.Add, ast.Sub, ast.Mult, ast.Div, ast.Pow)):
+        sides = (n.left, n.right)
+        hit = [_python_float(m, floats) for m in sides]
+        return any(hit) and all(h or _python_float_or_number(m, floats) for h, m in zip(hit, sides))
+    if isinstance(n, ast.IfExp):
+        return _python_float(n.body, floats) and _python_float(n.orelse, floats)
+    return False
+
+
+def _python_float_or_number(n, floats) -> bool:
+    return isinstance(n, ast.Constant) and type(n.value) in (int, float) or _python_float(n, floats)

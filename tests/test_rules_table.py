@@ -84,7 +84,7 @@ ENTRIES = {
     "np.clip": ("np.clip(x, -0.5, 0.5)", "r", E), "np.clip open": ("np.clip(x, None, 0.5) + np.clip(x, -0.5, None)", "r", E),
     "np.clip bounds": ("np.clip(x, y - 1.0, z + 1.0)", "rrr", [((3,), (), ()), ((2, 3), (3,), (2, 1)), ((), (), ())]),
     "np.linspace": ("np.linspace(x, y, 5) + np.linspace(x * y, 1.0, 4)[1]", "rr", [((), ())]),
-    "float": ("float(x)", "r", S), "np.copy": ("np.copy(x) + np.asarray(x)", "r", E),
+    "float": ("float(x)", "r", S), "np.float64": ("np.float64(x) * 2.0", "r", S), "np.copy": ("np.copy(x) + np.asarray(x)", "r", E),
     "np.asarray": ("np.asarray(x) * 2.0 + np.ascontiguousarray(x * x)", "r", E),
     "np.array": ("np.array([x, y])", "rr", [((), ())]),
     # list literals: nested ones, of arrays, and passed straight to NumPy functions, become rt.array of the parts
@@ -700,9 +700,9 @@ def test_device_template_computes_the_function(name):
 
 # Rules that jitted code calls in place of another (their records' `jit_as`): (the rule, the one it stands in for)
 JIT_AS = {"np.tanh": "rt.tanh", "np.reshape": "rt.reshape", "np.clip": "rt.clip", "float": "rt.to_float",
-          "math.fmod": "np.fmod"}
+          "math.fmod": "np.fmod", "np.float64": "rt.to_float"}
 JIT_AS_ARGS = {"np.reshape": lambda x: (x, (20, -1)), "np.clip": lambda x: (x, -3.0, x[::-1]),
-               "float": lambda x: (x[3],), "math.fmod": lambda x: (float(x[3]), 1.5)}
+               "float": lambda x: (x[3],), "np.float64": lambda x: (x[3],), "math.fmod": lambda x: (float(x[3]), 1.5)}
 # a math function routed to NumPy's (Numba has no math.fmod): its kind says it gives a Python float in the Python
 # backend, NumPy's that it promotes its arguments; under Numba both are a float64 of two float64s, so only the kind
 # differs (the Python backend never takes the route)

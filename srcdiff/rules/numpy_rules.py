@@ -210,6 +210,10 @@ R("np.linspace", [np.linspace], "start, stop, num=50, endpoint=True",
 R("float", [builtins.float], "x", "rt.reshape_like(g, x)", jvp="dx", kind="float",    # (of a scalar or a 0-d array:
   cuda="float({0})", jit_as="rt.to_float")    # its adjoint a 0-d array: `d_buf[()]` of `buf[...] = v` read a float, h26a)
 # (jitted source: Numba's float takes no bool and no 0-d array; runtime/casts.py)
+# np.float64(c): an np.float64, which NumPy 2 promotes float32 with (float(c) is weak: `np.sum(x * np.float64(0.5))`
+# of a float32 x was float32 0.5249999761581421 under jit=False, f's float64 0.5249999985098839); Numba's float is one
+R("np.float64", [np.float64], "x", "rt.reshape_like(g, x)", jvp="dx", kind="float", cuda="float({0})",
+  jit_as="rt.to_float")
 R("rt.to_float", [], "x", "rt.reshape_like(g, x)", jvp="dx", kind="float", cuda="float({0})")
 # x.item() (transforms/resolve.py): the number an array of one element holds, of any rank (NumPy 2's float() takes a
 # 0-d array only); its adjoint in x's shape, its tangent the number dx holds
