@@ -177,6 +177,14 @@ def flipud_number(v):
     return np.sum(np.flipud(a) * a)  # <- flipud_number
 
 
+def concatenate_vectors_axis_1(v):
+    return np.sum(np.concatenate((v, v), axis=1) * 2.0)  # <- concatenate_vectors_axis_1
+
+
+def stack_vectors_axis_2(v):
+    return np.sum(np.stack((v, np.sin(v)), axis=2) * 2.0)  # <- stack_vectors_axis_2
+
+
 def flips_and_rolls_of_a_matrix(v):
     m = np.outer(v, np.sin(v))
     return (np.sum(np.flip(m, 1) * np.roll(m, 1, axis=-1) * np.fliplr(m) * np.flipud(m) * np.flip(m, -2))
@@ -350,12 +358,14 @@ def test_unpacking_a_shape_checks_the_rank(mod, jit):
 
 @pytest.mark.parametrize("jit", [False, True], ids=["py", "jit"])
 @pytest.mark.parametrize("name", ["flip_vector_axis_1", "flip_vector_axis_minus_2", "roll_vector_axis_1",
-                                  "roll_vector_axes", "fliplr_vector", "flipud_number"])
+                                  "roll_vector_axes", "fliplr_vector", "flipud_number", "concatenate_vectors_axis_1",
+                                  "stack_vectors_axis_2"])
 def test_flips_and_rolls_check_their_axes_as_numpy(mod, name, jit):
     """np.flip(v, 1) / np.roll(v, 1, axis=1) of a vector raise numpy.exceptions.AxisError (a ValueError and an
     IndexError), np.fliplr of a vector and np.flipud of a number ValueError('Input must be >= 2-d.' / '>= 1-d.');
     srcdiff raised IndexError ('too many indices', 'tuple index out of range') under Python and "Numba could not
-    compile" under jit. Now NumPy's check of the axis (rt.check_axis, rt.check_rank), decided when generating where
+    compile" under jit, as for np.concatenate((v, v), axis=1) (np.stack((v, v), axis=2): an IndexError at the def
+    line). Now NumPy's check of the axis (rt.check_axis, rt.check_rank; the joins'), decided when generating where
     the kinds give the rank: NumPy's exception type and message, at the user's line; a matrix's flips and rolls keep
     their values and derivatives, with no check left in the generated code."""
     f = getattr(mod, name)
