@@ -34,6 +34,11 @@ class SrcdiffValueError(FailedOnArguments, ValueError):
     """A ValueError (a broadcast or shape mismatch) raised running generated code, at the user's line."""
 
 
+class SrcdiffAxisError(FailedOnArguments, np.exceptions.AxisError):
+    """numpy.exceptions.AxisError (an axis out of an array's range: a ValueError and an IndexError), at the user's
+    line."""
+
+
 class SrcdiffLinAlgError(FailedOnArguments, np.linalg.LinAlgError):
     """numpy.linalg.LinAlgError (a singular or non-positive-definite matrix), at the user's line."""
 
@@ -54,8 +59,8 @@ class SrcdiffFloatingPointError(FailedOnArguments, FloatingPointError):
     """A FloatingPointError raised running generated code under numpy.seterr(all="raise")."""
 
 
-# most specific first: LinAlgError is a ValueError
-_RUNTIME_ERRORS = (SrcdiffLinAlgError, SrcdiffValueError, SrcdiffIndexError, SrcdiffTypeError,
+# most specific first: LinAlgError is a ValueError, AxisError a ValueError and an IndexError
+_RUNTIME_ERRORS = (SrcdiffAxisError, SrcdiffLinAlgError, SrcdiffValueError, SrcdiffIndexError, SrcdiffTypeError,
                    SrcdiffZeroDivisionError, SrcdiffFloatingPointError)
 
 

@@ -150,6 +150,45 @@ def rot_axes_out_of_range(v):
 def rot_axes_negative(v):
     m = np.outer(v, np.sin(v))[None]
     return np.sum(np.rot90(m, 1, axes=(-1, 0)) * np.rot90(m, 2, axes=(2, -2)) * np.rot90(m, 3, axes=(-3, 2)))
+
+
+def flip_vector_axis_1(v):
+    return np.sum(np.flip(v, 1) * v)  # <- flip_vector_axis_1
+
+
+def flip_vector_axis_minus_2(v):
+    return np.sum(np.flip(v, -2) * v)  # <- flip_vector_axis_minus_2
+
+
+def roll_vector_axis_1(v):
+    return np.sum(np.roll(v, 1, axis=1) * v)  # <- roll_vector_axis_1
+
+
+def roll_vector_axes(v):
+    return np.sum(np.roll(v, (1, 2), axis=(0, 1)) * v)  # <- roll_vector_axes
+
+
+def fliplr_vector(v):
+    return np.sum(np.fliplr(v) * v)  # <- fliplr_vector
+
+
+def flipud_number(v):
+    a = np.sum(v * v)
+    return np.sum(np.flipud(a) * a)  # <- flipud_number
+
+
+def concatenate_vectors_axis_1(v):
+    return np.sum(np.concatenate((v, v), axis=1) * 2.0)  # <- concatenate_vectors_axis_1
+
+
+def stack_vectors_axis_2(v):
+    return np.sum(np.stack((v, np.sin(v)), axis=2) * 2.0)  # <- stack_vectors_axis_2
+
+
+def flips_and_rolls_of_a_matrix(v):
+    m = np.outer(v, np.sin(v))
+    return (np.sum(np.flip(m, 1) * np.roll(m, 1, axis=-1) * np.fliplr(m) * np.flipud(m) * np.flip(m, -2))
+            + np.sum(np.roll(m, (1, -1), axis=(0, 1)) * m))
 '''
 
 
@@ -315,3 +354,31 @@ def test_unpacking_a_shape_checks_the_rank(mod, jit):
         g(*args)
         assert "check_unpack" not in srcdiff.source(g), srcdiff.source(g)
     _raises_as_python(mod.shape_unpacked, np.ones((2, 2, 2)), jit)
+
+
+@pytest.mark.parametrize("jit", [False, True], ids=["py", "jit"])
+@pytest.mark.parametrize("name", ["flip_vector_axis_1", "flip_vector_axis_minus_2", "roll_vector_axis_1",
+                                  "roll_vector_axes", "fliplr_vector", "flipud_number", "concatenate_vectors_axis_1",
+                                  "stack_vectors_axis_2"])
+def test_flips_and_rolls_check_their_axes_as_numpy(mod, name, jit):
+    """np.flip(v, 1) / np.roll(v, 1, axis=1) of a vector raise numpy.exceptions.AxisError (a ValueError and an
+    IndexError), np.fliplr of a vector and np.flipud of a number ValueError('Input must be >= 2-d.' / '>= 1-d.');
+    srcdiff raised IndexError ('too many indices', 'tuple index out of range') under Python and "Numba could not
+    compile" under jit, as for np.concatenate((v, v), axis=1) (np.stack((v, v), axis=2): an IndexError at the def
+    line). Now NumPy's check of the axis (rt.check_axis, rt.check_rank; the joins'), decided when generating where
+    the kinds give the rank: NumPy's exception type and message, at the user's line; a matrix's flips and rolls keep
+    their values and derivatives, with no check left in the generated code."""
+    f = getattr(mod, name)
+    with pytest.raises(ValueError) as ref:
+        f(X)
+    line = next(i for i, t in enumerate(SOURCE.splitlines(), 1) if t.endswith(f"# <- {name}"))
+    for transform, args in ((srcdiff.grad, (X,)), (srcdiff.value_and_grad, (X,)), (srcdiff.jvp, (X, X))):
+        with pytest.raises(type(ref.value), match=f"python_errors_h31.py:{line}: ") as got:
+            transform(f, jit=jit)(*args)
+        assert isinstance(got.value, srcdiff.SrcdiffError), repr(got.value)
+        assert str(ref.value) in str(got.value), (transform.__name__, str(got.value))
+    _checked(mod.flips_and_rolls_of_a_matrix, X, jit)
+    for transform, args in ((srcdiff.grad, (X,)), (srcdiff.jvp, (X, X))):
+        g = transform(mod.flips_and_rolls_of_a_matrix, jit=jit)
+        g(*args)
+        assert "check_axis" not in srcdiff.source(g) and "check_rank" not in srcdiff.source(g), srcdiff.source(g)

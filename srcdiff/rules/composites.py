@@ -242,7 +242,10 @@ def _flip(a: dict):
         return "rt.reshape_like(np.ravel(x)[::-1], x)"
     if type(axis) is not int:
         raise Decline("axis must be an int literal or None")
-    return "x[" + ":, " * axis + "::-1]" if axis >= 0 else "x[..., ::-1" + ", :" * (-axis - 1) + "]"
+    # (rt.check_axis: NumPy's AxisError where x lacks the axis, before the index does; kind_rewrites writes the -1
+    # itself where the kinds give x's rank)
+    step = f"rt.check_axis(x, {axis}, -1)"
+    return "x[" + ":, " * axis + f"::{step}]" if axis >= 0 else f"x[..., ::{step}" + ", :" * (-axis - 1) + "]"
 
 
 def _parts(a: dict) -> list:
@@ -314,12 +317,16 @@ def _roll(a: dict):   # a gather: out[i] = x[(i - shift) % n]
         e = "x"
         for k, (s, ax) in enumerate(zip(shifts.elts, axes.elts)):
             a[f"shift{k}"], a[f"axis{k}"] = s, ax
-            e = f"np.take({e}, (np.arange(x.shape[axis{k}]) - shift{k}) % x.shape[axis{k}], axis{k})"
+            n = f"x.shape[rt.check_axis(x, axis{k}, axis{k})]"
+            e = f"np.take({e}, (np.arange({n}) - shift{k}) % {n}, axis{k})"
         return e
     a["shift"] = shifts
     if _value(axes, None) is None:   # the flattened array rolled, in x's shape
         return "rt.reshape_like(np.take(x, (np.arange(x.size) - shift) % x.size), x)"
-    return "np.take(x, (np.arange(x.shape[axis]) - shift) % x.shape[axis], axis)"
+    # (rt.check_axis: NumPy's AxisError where x lacks the axis, before x.shape's IndexError; the same call twice, which
+    # cse makes one)
+    n = "x.shape[rt.check_axis(x, axis, axis)]"
+    return f"np.take(x, (np.arange({n}) - shift) % {n}, axis)"
 
 
 def _tile(a: dict):   # a gather along each tiled axis: np.arange(r * n) % n
@@ -535,8 +542,8 @@ COMPOSITES = {
                   # optimize= picks leaves the value as it is)
                   "write the contraction with @, np.sum(..., axis=...), np.transpose and broadcasting"),
     "np.flip": ("x, axis=None", _flip, [np.flip], "index with a reversed slice: x[::-1] or x[:, ::-1]"),
-    "np.fliplr": ("x", lambda a: "x[:, ::-1]", [np.fliplr], ""),
-    "np.flipud": ("x", lambda a: "x[::-1]", [np.flipud], ""),
+    "np.fliplr": ("x", lambda a: "x[:, ::rt.check_rank(x, 2, -1)]", [np.fliplr], ""),   # (NumPy's check of x's rank)
+    "np.flipud": ("x", lambda a: "x[::rt.check_rank(x, 1, -1)]", [np.flipud], ""),
     "np.append": ("arr, values, axis=None", _append, [np.append], ""),
     "np.meshgrid": ("*xi, copy=True, sparse=False, indexing='xy'", _meshgrid, [np.meshgrid],
                     "index 1-d arrays with None to broadcast them: x[None, :] + 0.0 * y[:, None]"),

@@ -21,6 +21,8 @@ for _name, _kind in _PLUMBING_KINDS.items():
 R("rt.repeat_index", [rt.repeat_index], ANY, nondiff=True, kind=("rank", 1, "i"))   # (np.repeat's gather)
 R("rt.equal_split", [rt.equal_split], ANY, nondiff=True, kind=("scalar", "i"))   # (np.split's part length)
 R("rt.rot90_axis", [rt.rot90_axis], ANY, nondiff=True, kind=("scalar", "i"))   # (np.rot90's check of its axes)
+R("rt.check_axis", [rt.check_axis], ANY, nondiff=True, kind=("scalar", "i"))   # (np.flip's, np.roll's axis)
+R("rt.check_rank", [rt.check_rank], ANY, nondiff=True, kind=("scalar", "i"))   # (np.fliplr's, np.flipud's)
 R("rt.check_unpack", [rt.check_unpack], ANY, nondiff=True, kind="opaque")   # (a, b = x's count: a statement)
 R("rt.zeros_like", [rt.zeros_like], ANY, nondiff=True, kind=("like", 0), shape="fill")
 R("rt.stack_zeros", [rt.stack_zeros], ANY, nondiff=True, kind="items")   # (np.array of a list comprehension)

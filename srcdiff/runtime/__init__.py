@@ -15,7 +15,7 @@ from .scans import cumsum, diff, diff_transpose, revcumsum, spacing
 from .interpolation import interp, interp_slope, interp_slope_transpose, interp_transpose
 from .products import tensordot, tensordot_grad_x, tensordot_grad_y
 from .scans import cumprod, cumprod_factors, cumprod_grad, cumprod_jvp
-from .shapes import as_column, atleast_1d, atleast_3d, atleast_nd, check_unpack, diag_grad, equal_split, repeat_index, rot90_axis, take_put, trace_grad
+from .shapes import as_column, atleast_1d, atleast_3d, atleast_nd, check_unpack, diag_grad, equal_split, repeat_index, rot90_axis, check_axis, check_rank, take_put, trace_grad
 from .solves import solve_triangular
 from .sorting import sort, sort_like, unsort_like
 from .special import (digamma, dsinc, erf, erfc, erfinv, expit, gamma, gammaln, log_expit, log_ndtr, mills_inverse,
@@ -29,7 +29,7 @@ __all__ = [
     "sum", "mean", "prod", "max", "min", "logsumexp",
     "sum_grad", "mean_grad", "prod_grad", "prod_others_jvp", "prod_others_jvp2", "max_grad", "min_grad", "logsumexp_grad", "cumsum", "revcumsum",
     "diff", "diff_transpose", "sort", "sort_like", "unsort_like",
-    "atleast_1d", "atleast_3d", "equal_split", "rot90_axis", "check_unpack", "as_column", "take_put", "repeat_index", "tensordot", "tensordot_grad_x", "tensordot_grad_y",
+    "atleast_1d", "atleast_3d", "equal_split", "rot90_axis", "check_axis", "check_rank", "check_unpack", "as_column", "take_put", "repeat_index", "tensordot", "tensordot_grad_x", "tensordot_grad_y",
     "trace_grad", "diag_grad", "atleast_nd", "cumprod", "cumprod_grad", "cumprod_jvp", "cumprod_factors", "interp", "interp_slope", "interp_transpose", "interp_slope_transpose",
     "expit", "log_expit", "softplus", "gamma", "gammaln", "digamma", "trigamma", "tetragamma", "erf", "erfc", "ndtr", "log_ndtr",
     "mills_inverse", "xlogy", "xlog1py", "ndtri", "erfinv", "dsinc",

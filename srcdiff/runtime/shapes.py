@@ -16,7 +16,7 @@ from ._typing import (float_dtype, nb_float_type, nb_is_array, nb_is_int, nb_is_
 from ._cache import cached_overload
 
 __all__ = ["atleast_1d", "atleast_3d", "as_column", "take_put", "repeat_index", "trace_grad", "diag_grad", "atleast_nd",
-           "equal_split", "rot90_axis", "check_unpack", "fits"]
+           "equal_split", "rot90_axis", "check_axis", "check_rank", "check_unpack", "fits"]
 
 
 def fits(x, shape) -> bool:
@@ -126,6 +126,46 @@ def _rot90_axis_nb(m, axis1, axis2):
         if axis1 >= nd or axis1 < -nd or axis2 >= nd or axis2 < -nd:
             raise ValueError("Axes out of range for array")
         return axis2
+    return impl
+
+
+def check_axis(x, axis, then):
+    """`then`, after NumPy's check that x has the axis (np.flip, np.roll of one axis: rules/composites.py indexes
+    x along it): numpy.exceptions.AxisError where axis is out of x's range. kind_rewrites.scalar_items writes `then`
+    itself where the kinds give x's rank and the axis is in it, and raises the AxisError at the line where not."""
+    nd = np.ndim(x)
+    if axis >= nd or axis < -nd:
+        raise np.exceptions.AxisError(axis, nd)
+    return then
+
+
+@cached_overload(check_axis)
+def _check_axis_nb(x, axis, then):
+    nd = x.ndim if nb_is_array(x) else 0
+
+    def impl(x, axis, then):   # (a constant message: the error's report runs Python for NumPy's)
+        if axis >= nd or axis < -nd:
+            raise np.exceptions.AxisError("axis is out of bounds for array")
+        return then
+    return impl
+
+
+def check_rank(x, rank, then):
+    """`then`, after np.flipud's (rank 1) or np.fliplr's (rank 2) check of x's rank: NumPy's ValueError where x has
+    fewer axes. kind_rewrites.scalar_items writes `then` itself where the kinds give x's rank and it passes."""
+    if np.ndim(x) < rank:
+        raise ValueError(f"Input must be >= {rank}-d.")
+    return then
+
+
+@cached_overload(check_rank)
+def _check_rank_nb(x, rank, then):
+    nd = x.ndim if nb_is_array(x) else 0
+
+    def impl(x, rank, then):
+        if nd < rank:
+            raise ValueError("Input must have more axes")
+        return then
     return impl
 
 

@@ -10,7 +10,7 @@ import gast
 from . import annotations as anno
 from . import astutil
 from .astutil import Namer, dotted_name, literal_value, load, map_blocks, nested_blocks, walk_statements
-from ..errors import SrcdiffError, SrcdiffValueError
+from ..errors import SrcdiffAxisError, SrcdiffError, SrcdiffValueError
 from ..rules import RULES
 from .canonicalize import array_parameters, decline_copied_sequence
 from .kinds import F, Kind, dtype, elements, expr_kind, is_array, is_scalar, is_tuple, length, ndim, sum_start
@@ -403,6 +403,12 @@ the kinds give is b where NumPy's check of the axes passes, else NumPy's ValueEr
             self.generic_visit(n)
             axes = [literal_value(a) for a in n.args[1:]]
             nd = ndim(kind_map.get(n.args[0].id)) if n.args and isinstance(n.args[0], gast.Name) else None
+            if dotted_name(n.func) in ("np.concatenate", "np.stack"):
+                joined(n)
+                return n
+            if dotted_name(n.func) in ("rt.check_axis", "rt.check_rank") and nd is not None and len(n.args) == 3 \
+                    and type(axes[0]) is int and type(axes[1]) is int:
+                return checked(n, nd, axes[0])
             if dotted_name(n.func) != "rt.rot90_axis" or nd is None or len(axes) != 2 \
                     or not all(type(a) is int for a in axes):
                 return n
@@ -420,6 +426,45 @@ the kinds give is b where NumPy's check of the axes passes, else NumPy's ValueEr
             raise SrcdiffValueError(f"np.rot90 of an array of rank {nd} with axes={tuple(axes)}: NumPy raises ValueError: "
                                     f"{numpy_says}" + (f"\n    {text.strip()}" if text else ""), unit.filename, line,
                                     advice="give np.rot90 two different axes of the array, axes=(0, 1) of a matrix")
+
+    def joined(n):   # np.concatenate / np.stack of a literal tuple of arrays whose rank the kinds give, along a literal
+        # axis they lack (np.stack's: of rank + 1): NumPy's AxisError at the line (Numba could not compile the join)
+        axis = [k.value for k in n.keywords if k.arg == "axis"] or n.args[1:2]
+        parts = n.args[0].elts if n.args and isinstance(n.args[0], (gast.Tuple, gast.List)) else []
+        ranks = {ndim(kind_map.get(e.id)) if isinstance(e, gast.Name) else None for e in parts}
+        k = literal_value(axis[0]) if axis else 0
+        if len(ranks) != 1 or None in ranks or type(k) is not int:
+            return
+        rank = ranks.pop()
+        nd = rank + (dotted_name(n.func) == "np.stack")
+        if -nd <= k < nd or nd == 0:
+            return
+        line = getattr(n, "lineno", None) or lines.get(id(n))
+        text = unit.source_line(line) if line else None
+        raise SrcdiffAxisError(f"{dotted_name(n.func)} of arrays of rank {rank} along axis {k}: NumPy raises "
+                               f"AxisError: axis {k} is out of bounds for array of dimension {nd}"
+                               + (f"\n    {text.strip()}" if text else ""), unit.filename, line,
+                               advice=f"give an axis from {-nd} to {nd - 1}")
+
+    def checked(n, nd, k):   # rt.check_axis(x, k, then) / rt.check_rank(x, k, then) of an x of rank nd: then, or
+        nonlocal changed        # NumPy's error at the line (np.flip's, np.roll's AxisError; np.fliplr's ValueError)
+        line = getattr(n, "lineno", None) or lines.get(id(n))
+        text = unit.source_line(line) if line else None
+        at = f"\n    {text.strip()}" if text else ""
+        if dotted_name(n.func) == "rt.check_axis" and not -nd <= k < nd:
+            raise SrcdiffAxisError(f"an axis of an array of rank {nd}: NumPy raises AxisError: axis {k} is out of "
+                                   f"bounds for array of dimension {nd}{at}", unit.filename, line,
+                                   advice=f"give an axis the array has, from {-nd} to {nd - 1}" if nd else
+                                   "give an array of at least one axis")
+        if dotted_name(n.func) == "rt.check_rank" and nd < k:
+            name = "np.flipud" if k == 1 else "np.fliplr"
+            raise SrcdiffValueError(f"{name} of an array of rank {nd}: NumPy raises ValueError: Input must be >= "
+                                    f"{k}-d.{at}", unit.filename, line,
+                                    advice=f"{name} needs an array of at least {k} ax{'is' if k == 1 else 'es'}")
+        changed = True
+        then = gast.copy_location(gast.Constant(value=literal_value(n.args[2]), kind=None), n)
+        resolved.add(id(then))
+        return then
 
     shapes = {s.targets[0].id: s.value.value.id for s in walk_statements(unit.node.body)
               if isinstance(s, gast.Assign) and isinstance(s.targets[0], gast.Name) and isinstance(s.value, gast.Attribute)
