@@ -79,6 +79,8 @@ KIND_CASES = {
     "math.isqrt": [("math.isqrt(x)", n)], "rt.equal_split": [("rt.equal_split(x, 2)", np.ones(6))],
     "rt.rot90_axis": [("rt.rot90_axis(x, 0, -1)", np.ones((2, 3)))],
     "rt.check_unpack": [("rt.check_unpack(x, 2)", np.ones(2)), ("rt.check_unpack(x, 3)", M[:3])],
+    "rt.check_axis": [("rt.check_axis(x, 1, y)", M, n), ("rt.check_axis(x, -1, y)", v, n)],
+    "rt.check_rank": [("rt.check_rank(x, 2, y)", M, n), ("rt.check_rank(x, 1, y)", v, n)],
     "math.isnan": [("math.isnan(x)", s)], "math.isinf": [("math.isinf(x)", s)],
     "math.isfinite": [("math.isfinite(x)", s)],
     "np.isclose": [("np.isclose(x, y)", v, u), ("np.isclose(x, y, rtol=1e-3)", M, v), ("np.isclose(x, y)", s, s)],
