@@ -32,7 +32,7 @@ import numpy as np
 import pytest
 
 import srcdiff
-from gradcheck import source_module
+from gradcheck import rebuilt_like as _rebuilt, source_module, structured_numerical_grad as _fd
 
 P = source_module("handwritten_twentyseventh", '''
 import copy
@@ -1402,53 +1402,6 @@ def _leaves(a):
     if isinstance(a, (tuple, list)):
         return [v for b in a for v in _leaves(b)]
     return [a]
-
-
-def _rebuilt(x, items):
-    return type(x)(*items) if hasattr(x, "_fields") else type(x)(items)
-
-
-def _fd(f, args, k, eps=1e-6):
-    """Central differences of f w.r.t. argument k (an array, a number, or a dict, tuple or namedtuple of them), in
-    the shape of f's value times the argument's."""
-    args = list(args)
-    x = args[k]
-    if isinstance(x, dict):
-        out = {}
-        for key in x:
-            def fk(v, key=key):
-                a2 = copy.deepcopy(args)
-                a2[k] = dict(x)
-                a2[k][key] = v
-                return f(*a2)
-            out[key] = _fd(fk, [x[key]], 0, eps)
-        return out
-    if isinstance(x, (tuple, list)):
-        out = []
-        for j in range(len(x)):
-            def fj(v, j=j):
-                a2 = copy.deepcopy(args)
-                items = list(a2[k])
-                items[j] = v
-                a2[k] = _rebuilt(x, items)
-                return f(*a2)
-            out.append(_fd(fj, [x[j]], 0, eps))
-        return _rebuilt(x, out)
-    if np.ndim(x) == 0:
-        a1, a2 = copy.deepcopy(args), copy.deepcopy(args)
-        a1[k], a2[k] = x + eps, x - eps
-        return (np.asarray(f(*a1)) - np.asarray(f(*a2))) / (2 * eps)
-    x = np.asarray(x, dtype=float)
-    cols = []
-    for i in np.ndindex(x.shape):
-        a1, a2 = copy.deepcopy(args), copy.deepcopy(args)
-        a1[k], a2[k] = x.copy(), x.copy()
-        a1[k][i] += eps
-        a2[k][i] -= eps
-        cols.append((np.asarray(f(*a1)) - np.asarray(f(*a2))) / (2 * eps))
-    y = np.asarray(cols[0])
-    return np.moveaxis(np.array(cols).reshape(x.shape + y.shape), list(range(x.ndim)),
-                       list(range(y.ndim, y.ndim + x.ndim)))
 
 
 def _tangent(a, rng):

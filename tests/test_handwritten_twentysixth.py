@@ -28,7 +28,7 @@ import numpy as np
 import pytest
 
 import srcdiff
-from gradcheck import source_module
+from gradcheck import source_module, structured_numerical_grad as _fd
 
 P = source_module("handwritten_twentysixth", '''
 import copy
@@ -903,45 +903,6 @@ def _leaves(a):
     if isinstance(a, (tuple, list)):
         return [v for b in a for v in _leaves(b)]
     return [a]
-
-
-def _fd(f, args, k, eps=1e-6):
-    """Central differences of f w.r.t. argument k (an array, a number, or a dict, tuple or list of them)."""
-    args = list(args)
-    x = args[k]
-    if isinstance(x, dict):
-        out = {}
-        for key in x:
-            def fk(v, key=key):
-                a2 = copy.deepcopy(args)
-                a2[k] = dict(x)
-                a2[k][key] = v
-                return f(*a2)
-            out[key] = _fd(fk, [x[key]], 0, eps)
-        return out
-    if isinstance(x, (tuple, list)):
-        out = []
-        for j in range(len(x)):
-            def fj(v, j=j):
-                a2 = copy.deepcopy(args)
-                items = list(a2[k])
-                items[j] = v
-                a2[k] = type(x)(items)
-                return f(*a2)
-            out.append(_fd(fj, [x[j]], 0, eps))
-        return type(x)(out)
-    if np.ndim(x) == 0:
-        a1, a2 = copy.deepcopy(args), copy.deepcopy(args)
-        a1[k], a2[k] = x + eps, x - eps
-        return (f(*a1) - f(*a2)) / (2 * eps)
-    g = np.zeros_like(x)
-    for i in np.ndindex(x.shape):
-        a1, a2 = copy.deepcopy(args), copy.deepcopy(args)
-        a1[k], a2[k] = x.copy(), x.copy()
-        a1[k][i] += eps
-        a2[k][i] -= eps
-        g[i] = (f(*a1) - f(*a2)) / (2 * eps)
-    return g
 
 
 def _tangent(a, rng):
