@@ -32,7 +32,7 @@ import numpy as np
 import pytest
 
 import srcdiff
-from gradcheck import rebuilt_like as _rebuilt, source_module, structured_numerical_grad as _fd
+from gradcheck import rebuilt_like as _rebuilt, source_module, structure_leaves as _leaves, structured_numerical_grad as _fd
 
 P = source_module("handwritten_twentyseventh", '''
 import copy
@@ -1394,14 +1394,6 @@ CASES = {   # name -> (arguments, wrt, whether checkpoints=k applies: a loop at 
  "g5_float_counter_while": ((X4[:3],), (0,), True),
 }
 CHECKPOINTED = sorted(name for name, (_, _, loop) in CASES.items() if loop)
-
-
-def _leaves(a):
-    if isinstance(a, dict):
-        return [v for k in a for v in _leaves(a[k])]
-    if isinstance(a, (tuple, list)):
-        return [v for b in a for v in _leaves(b)]
-    return [a]
 
 
 def _tangent(a, rng):

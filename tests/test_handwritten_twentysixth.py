@@ -28,7 +28,7 @@ import numpy as np
 import pytest
 
 import srcdiff
-from gradcheck import source_module, structured_numerical_grad as _fd
+from gradcheck import source_module, structure_leaves as _leaves, structured_numerical_grad as _fd
 
 P = source_module("handwritten_twentysixth", '''
 import copy
@@ -895,14 +895,6 @@ CASES = {   # name -> (arguments, wrt)
  "r03_stack_popped_into_sin": ((np.array([0.2, 0.5, 0.3, 0.45, 0.25]),), (0,)),
  "r04_while_two_pops_and_break": ((np.array([0.2, 0.5, 0.3, 0.45, 0.25]),), (0,)),
 }
-
-
-def _leaves(a):
-    if isinstance(a, dict):
-        return [v for k in a for v in _leaves(a[k])]
-    if isinstance(a, (tuple, list)):
-        return [v for b in a for v in _leaves(b)]
-    return [a]
 
 
 def _tangent(a, rng):
