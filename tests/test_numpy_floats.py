@@ -1,8 +1,10 @@
-"""transforms/int_floats.py: under jit=True an integer array beside a float32 array or number computes as NumPy 2
+"""transforms/promotions.py: under jit=True an integer array beside a float32 array or number computes as NumPy 2
 does (float64 beside int32 / int64, float32 beside int16), in operators and in NumPy's ufuncs of two arguments.
 Before: Numba computed them in float32 (`np.sum(x * counts)` of a float32 x: 2.25 where f gives 2.249999985098839;
 `np.maximum(x, counts)`, `x ** counts`, `counts / x` alike), and their derivatives with them. The value must be f's
 (type and number, to float64 rounding of the same arithmetic), under both backends, and the gradient float32."""
+import math
+
 import numpy as np
 import pytest
 
@@ -69,3 +71,33 @@ def test_numpy_float_is_numpys_type():
         i = COUNTS.astype(dt)
         assert rt.numpy_float(i, other).dtype == want
         assert (jitted(i, other) * other).dtype == (i * other).dtype
+
+
+# math's functions of float32 numbers: Python computes them in double and gives a float; Numba computed them in
+# float32 (math.sqrt: 0.7228416204452515 for f's 0.7228415998974657), float(s) of a float32 s too (Numba's float of a
+# float32 is a float32: rt.to_float)
+def math_sqrt(x):
+    return math.sqrt(np.sum(x * x))
+
+
+def math_exp_log(x):
+    return math.exp(np.sum(x)) * 0.5 + math.log(x[0]) * math.atan2(x[1], x[2])
+
+
+def float_of_sum(x):
+    return float(np.sum(x * x)) * 0.1 + math.tanh(x[1])
+
+
+MATH = [math_sqrt, math_exp_log, float_of_sum]
+
+
+@JIT
+@pytest.mark.parametrize("f", MATH, ids=[f.__name__ for f in MATH])
+def test_math_of_float32_is_pythons(f, jit):
+    y = f(X)
+    value, g = srcdiff.value_and_grad(f, jit=jit)(X)
+    jv, _ = srcdiff.jvp(f, jit=jit)(X, np.ones(3, dtype=np.float32))
+    for v in (value, jv):
+        assert type(v) is type(y) and v == y, (repr(v), repr(y))
+    assert g.dtype == np.float32
+    np.testing.assert_allclose(g, srcdiff.grad(f)(X.astype(float)), rtol=1e-5)

@@ -1,5 +1,8 @@
-"""Jitted code only (compiler.COMPILED: what Numba compiles, never the source shown): an integer array that meets a
-float in an operator or a NumPy ufunc of two arguments takes NumPy's float type through `rt.numpy_float`.
+"""Jitted code only (compiler.COMPILED: what Numba compiles, never the source shown): values take the float type
+Python and NumPy compute them in where Numba's differs.
+
+An integer array that meets a float in an operator or a NumPy ufunc of two arguments takes NumPy's float type
+through `rt.numpy_float`.
 
 Numba computes a float32 array (or number) with an int32 or int64 array, or a float32 array with an integer number,
 in float32 (`x * counts`, `x / counts`, `x ** counts`, `np.maximum(x, counts)`); NumPy 2 in float64. So under
@@ -16,6 +19,12 @@ Which operands: one whose kind is an array of integers, beside one that is not k
 parameters' (the source passes before change names), and only in a function whose kinds name an integer array.
 An integer number beside a float32 array is left: the kinds do not tell a NumPy integer (strong in NumPy 2: float64)
 from a Python int (weak: float32, as Numba computes it).
+
+math's functions of a float32 number: Python converts it to a float (a double) and gives one; Numba computes
+`math.sqrt` of a float32 in float32 (0.7228416204452515 for f's 0.7228415998974657). Their arguments are passed
+through `rt.to_float` (a float64's is itself):
+
+    result1 = math.sqrt(result)  ->  result1 = math.sqrt(rt.to_float(result))
 """
 from __future__ import annotations
 
@@ -23,6 +32,8 @@ import gast
 import numpy as np
 
 from .astutil import Transformer, call, clone, copy_loc, load
+from ..rules import RULES
+from .astutil import dotted_name
 from .kinds import dtype, expr_kind, infer, is_array
 
 WRAP = "rt.numpy_float"
@@ -86,11 +97,33 @@ class _Promote(Transformer):
         return node
 
 
-def numpy_floats(fn: gast.FunctionDef, kinds: dict) -> gast.FunctionDef:
-    """A copy of `fn` whose integer arrays beside floats take NumPy's float type (module docstring); `fn` itself where
-    none does. `kinds`: those the sweeps found for its names (its parameters' at least)."""
-    if not any(_int_array(k) for k in kinds.values()):
-        return fn
-    fresh = infer(fn, {a.id: kinds[a.id] for a in fn.args.args if kinds.get(a.id) is not None})
-    done = _Promote({**{k: v for k, v in kinds.items() if v is not None}, **fresh}).visit(clone(fn))
-    return done if gast.dump(done) != gast.dump(fn) else fn
+def _python_float_call(e) -> bool:
+    """`math.f(...)` whose value is a Python float (its rule's kind law "float": not math.floor, math.isnan)."""
+    name = dotted_name(e.func) if type(e) is gast.Call else None
+    rule = RULES.get(name) if name and name.startswith("math.") else None
+    return rule is not None and rule.kind == "float"
+
+
+class _MathFloats(Transformer):
+    def visit_Call(self, node):
+        self.generic_visit(node)
+        if _python_float_call(node):
+            node.args = [a if type(a) is gast.Constant or dotted_name(getattr(a, "func", None)) == TO_FLOAT
+                         else copy_loc(call(TO_FLOAT, a), a) for a in node.args]
+        return node
+
+
+TO_FLOAT = "rt.to_float"
+
+
+def promotions(fn: gast.FunctionDef, kinds: dict) -> gast.FunctionDef:
+    """A copy of `fn` whose integer arrays beside floats take NumPy's float type and whose math functions take floats
+    (module docstring); `fn` itself where nothing changes. `kinds`: those the sweeps found for its names (its
+    parameters' at least)."""
+    done = fn
+    if any(_python_float_call(n) for n in gast.walk(fn)):
+        done = _MathFloats().visit(clone(fn))
+    if any(_int_array(k) for k in kinds.values()):
+        fresh = infer(done, {a.id: kinds[a.id] for a in fn.args.args if kinds.get(a.id) is not None})
+        done = _Promote({**{k: v for k, v in kinds.items() if v is not None}, **fresh}).visit(clone(done))
+    return done if done is fn or gast.dump(done) != gast.dump(fn) else fn
