@@ -128,6 +128,9 @@ the compiled form (jit only: what Numba compiles, never the source shown):
                      child must start no threads)
     whole reads      a[...] read -> a (Numba has no getitem of an Ellipsis alone)        transforms/whole_reads.py
     masks            x[m] of a boolean mask m of rank >= 2 -> rt.mask_get / rt.mask_put  transforms/masks.py
+    promotions       x * counts, counts an integer array -> x * rt.numpy_float(counts,   transforms/promotions.py
+                     x): NumPy's float64 (Numba computes float32 with int64 in float32);
+                     math.sqrt(a) -> math.sqrt(rt.to_float(a)) (a float32: in float64)
     elementwise      (reverse mode) array expressions -> rt.elementwise, kernels shared  transforms/elementwise.py
     layouts          names a loop or branch binds again: their bindings that can be F    transforms/layouts.py
                      arrays -> rt.any_layout(value) (Numba unifies an F array with a C
@@ -159,7 +162,7 @@ from .transforms import (activity, aliasing, anf, bounds, caller_arrays, canonic
                          emit, factories, flatten, follow_writes, forward, inline, inplace, invariants, kind_rewrites, kinds, layouts, lists, local_names, logdomain, logdomain_scales, masks,
                          optimize, parse, preaccumulate, products, resolve, reverse, ssa, stacks, tuples, unbound,
                          whole_reads)
-from .transforms import function_args, function_parts, memory_sharing, seed_ones, zero_d_locals
+from .transforms import function_args, function_parts, memory_sharing, promotions, seed_ones, zero_d_locals
 from .transforms.astutil import Transformer, clone, dotted_name, walk_names, walk_statements
 from .transforms.checkpoints import rerun_segments
 from .transforms.kind_type import is_scalar
@@ -777,6 +780,11 @@ COMPILED = [      # Module.generate: jitted, after SOURCE, the module Numba comp
     Pass("masks", lambda c: setattr(c, "fn", masks.route_masks(
         c.fn, c.module.kinds.get(c.fn.name) or c.module.forward_kinds.get(c.fn.name) or {})),
          "transforms/masks.py", "x[m] of a boolean mask m of rank >= 2 -> rt.mask_get / rt.mask_put"),
+    Pass("promotions", lambda c: setattr(c, "fn", promotions.promotions(
+        c.fn, c.module.kinds.get(c.fn.name) or c.module.forward_kinds.get(c.fn.name) or {})),
+         "transforms/promotions.py", "x * counts, counts an integer array -> x * rt.numpy_float(counts,\n"
+         "x): NumPy's float64 (Numba computes float32 with int64 in float32);\nmath.sqrt(a) -> math.sqrt(rt.to_float(a)) "
+         "(a float32: in float64)"),
     Pass("elementwise", lambda c: setattr(c, "fn", elementwise.call_kernels(c.fn, c.module.kinds[c.fn.name])),
          "transforms/elementwise.py", "(reverse mode) array expressions -> rt.elementwise, kernels shared",
          lambda c: c.fn.name in c.module.kinds),

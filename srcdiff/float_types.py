@@ -50,7 +50,13 @@ def integer_arguments(fn, args) -> frozenset:
         return frozenset()
     params = fn.__code__.co_varnames[:fn.__code__.co_argcount]
     return frozenset(p for p, a in zip(params, args)
-                     if isinstance(a, np.integer) or isinstance(a, np.ndarray) and a.dtype.kind in "iu")
+                     if isinstance(a, (np.integer, np.ndarray)) and _widens_float32(a.dtype))
+
+
+def _widens_float32(dt) -> bool:
+    """An integer dtype that NumPy computes with float32 in float64 (int32, int64, uint32, uint64; not int8, int16:
+    `x * counts` of an int16 array is float32)."""
+    return dt.kind in "iu" and np.result_type(dt, np.float32) == np.float64
 
 
 def integer_arguments_make_float64(fn, args) -> bool:
@@ -61,7 +67,7 @@ def integer_arguments_make_float64(fn, args) -> bool:
     if not inspect.isfunction(fn):
         return False
     params = fn.__code__.co_varnames[:fn.__code__.co_argcount]
-    ints = frozenset(p for p, a in zip(params, args) if isinstance(a, np.integer))
+    ints = frozenset(p for p, a in zip(params, args) if isinstance(a, np.integer) and _widens_float32(a.dtype))
     plain = frozenset(p for p, a in zip(params, args) if type(a) is int)
     tree = _tree(fn.__code__) if ints else None
     return tree is not None and _integers_meet_floats(tree, ints, own_only=True, plain=plain)
@@ -166,14 +172,25 @@ def _integers_meet_floats(tree, ints: frozenset, own_only: bool = False, plain: 
             sides = (n.left, n.right)
         elif isinstance(n, ast.AugAssign) and isinstance(n.op, _ARITHMETIC) and isinstance(n.target, ast.Name):
             sides = (ast.Name(id=n.target.id, ctx=ast.Load()), n.value)
+        elif _numpy_call(n) and n.func.attr == "where" and len(n.args) == 3:
+            sides = tuple(n.args[1:])     # (np.where(c, counts, x): float64 of an int64 array and float32)
+        elif _numpy_call(n) and isinstance(getattr(np, n.func.attr, None), np.ufunc) and len(n.args) == 2 \
+                and getattr(np, n.func.attr).nin == 2:
+            sides = tuple(n.args)         # (np.maximum(x, counts))
         else:
             continue
         hit = [_numpy_integer(m, strong, plain, own_only) for m in sides]
         if not any(hit):
             continue
-        if isinstance(n.op, ast.Div) or not all(h or _python_int(m, plain) for h, m in zip(hit, sides)):
+        if isinstance(getattr(n, "op", None), ast.Div) or not all(h or _python_int(m, plain) for h, m in zip(hit, sides)):
             return True
     return False
+
+
+def _numpy_call(n) -> bool:
+    """`np.f(...)` (or `numpy.f(...)`)."""
+    return (isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute) and isinstance(n.func.value, ast.Name)
+            and n.func.value.id in ("np", "numpy"))
 
 
 def _python_int_range(it) -> bool:

@@ -1743,23 +1743,13 @@ FLOAT32 = [("f01_f32_times_int_array", (COUNTS,)), ("f02_f32_times_arange", ()),
            ("f14_f32_bool_mask_sum", ()), ("f15_f32_int_array_matmul", (np.array([[1, 2, 0], [0, 1, 3]]),))]
 
 
-# Open (twenty-seventh session): Numba types a float32 array times an int64 array as float32 (`x * counts`: 2.25
-# where NumPy's float64 gives 2.249999985098839), so the jitted value is float32 arithmetic; the generated code must
-# cast the integers to float64 where f's arithmetic meets them. Strict: a fix makes these pass and must drop them.
-NUMBA_FLOAT32_TIMES_INTS = {name: f"{name}: Numba computes a float32 array with integers in float32 (NumPy: float64)"
-                            for name in ("f01_f32_times_int_array", "f02_f32_times_arange", "f10_f32_int_array_div",
-                                         "f11_f32_where_int_branch")}
-
-
 @pytest.mark.parametrize("jit", [False, True], ids=["py", "jit"])
 @pytest.mark.parametrize("case", range(len(FLOAT32)), ids=[f"{n}-{i}" for i, (n, _) in enumerate(FLOAT32)])
-def test_float32_value_types(case, jit, request):
+def test_float32_value_types(case, jit):
     """A float32 array beside NumPy integers (arrays, np.int64 scalars, np.arange), float64 factories, casts, 0-d
     arrays and masks: value_and_grad's, jvp's and vjp's values have f's type (float32 or float64) and number, the
     gradient is float32 and the float64 computation's."""
     name, rest = FLOAT32[case]
-    if jit and name in NUMBA_FLOAT32_TIMES_INTS:
-        request.applymarker(pytest.mark.xfail(strict=True, reason=NUMBA_FLOAT32_TIMES_INTS[name]))
     f = getattr(P, name)
     y = f(F32, *rest)
     value, g = srcdiff.value_and_grad(f, jit=jit)(F32, *rest)

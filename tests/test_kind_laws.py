@@ -81,6 +81,7 @@ KIND_CASES = {
     "rt.check_unpack": [("rt.check_unpack(x, 2)", np.ones(2)), ("rt.check_unpack(x, 3)", M[:3])],
     "rt.check_axis": [("rt.check_axis(x, 1, y)", M, n), ("rt.check_axis(x, -1, y)", v, n)],
     "rt.check_rank": [("rt.check_rank(x, 2, y)", M, n), ("rt.check_rank(x, 1, y)", v, n)],
+    "rt.numpy_float": [("rt.numpy_float(x, y)", iv, v), ("rt.numpy_float(x, y)", im, 0.5)],
     "math.isnan": [("math.isnan(x)", s)], "math.isinf": [("math.isinf(x)", s)],
     "math.isfinite": [("math.isfinite(x)", s)],
     "np.isclose": [("np.isclose(x, y)", v, u), ("np.isclose(x, y, rtol=1e-3)", M, v), ("np.isclose(x, y)", s, s)],

@@ -52,6 +52,8 @@ R("rt.astype", [rt.astype], "x, dtype, copy=True", "rt.astype_grad(g, ans)", Non
 R("rt.astype_grad", [rt.astype_grad], "v, y", "rt.astype_grad(g, y)", ZERO, jvp="rt.astype_grad(dv, y)",
   kind="same")
 R("rt.cast", [rt.cast], "*args, **kwargs", nondiff=True, kind="cast")
+# an integer array as NumPy's float type beside another operand (the compiled form's: transforms/promotions.py)
+R("rt.numpy_float", [rt.numpy_float], ANY, nondiff=True, kind="as_float")
 
 # ---- shape and broadcast helpers: linear in their first argument ------------------------------------------
 # (their results have x's kind, as floats)

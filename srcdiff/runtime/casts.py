@@ -17,7 +17,7 @@ from numba.extending import overload
 
 from ._typing import is_array, nb_is_array, nb_is_scalar, nb_literal, own
 
-__all__ = ["any_layout", "array", "astype", "astype_grad", "cast"]
+__all__ = ["any_layout", "array", "astype", "astype_grad", "cast", "numpy_float"]
 
 
 def array(parts):
@@ -143,11 +143,33 @@ def _any_layout_nb(a):
     return lambda a: a
 
 
+def numpy_float(i, other):
+    """The integer array `i` as the float type NumPy computes it in beside `other` (a float array or number) in an
+    operator or a ufunc of two arguments: the compiled form's (transforms/promotions.py). Numba takes a float32
+    array with an int32 or int64 array or scalar in float32 (`np.sum(x * counts)`: 2.25 where NumPy 2's float64
+    gives 2.249999985098839); NumPy in float64. Under Numba `i` itself where its arithmetic is NumPy's already (a
+    float64 `other`: Numba's float64 with integers is float64; int8 and int16: NumPy's float32 too), no copy."""
+    if not (isinstance(i, np.ndarray) and i.dtype.kind in "iu"):
+        return i
+    dt = np.result_type(i.dtype, other.dtype if isinstance(other, (np.ndarray, np.generic)) else np.float64)
+    return i.astype(dt) if dt.kind == "f" else i
+
+
+@overload(numpy_float)
+def _numpy_float_nb(i, other):
+    if not (isinstance(i, types.Array) and isinstance(i.dtype, types.Integer)):
+        return lambda i, other: i
+    f = other.dtype if isinstance(other, types.Array) else other
+    if f != types.float32 or i.dtype.bitwidth < 32:
+        return lambda i, other: i
+    return lambda i, other: i.astype(np.float64)
+
 
 def to_float(x):
     """float(x) in jitted source (the rule's jit_as, transforms/products.py): Numba's float takes neither a bool
     (float(b) of a 0-d bool array argument, which runs as the bool it holds: specialisations.run_scalars) nor a
-    0-d array; NumPy's float takes both."""
+    0-d array; NumPy's float takes both. And Numba's float of a float32 is a float32, Python's a double (a float64
+    here): `float(s) * 0.1` and math.sqrt of it (transforms/promotions.py) were computed in float32."""
     return float(x)
 
 
@@ -158,8 +180,8 @@ def _to_float_nb(x):
     if isinstance(x, types.Array) and x.ndim == 0:
         if isinstance(x.dtype, types.Boolean):
             return lambda x: 1.0 if x[()] else 0.0
-        return lambda x: float(x[()])
-    return lambda x: float(x)
+        return lambda x: np.float64(x[()])
+    return lambda x: np.float64(x)     # (Numba's float of a float32 is a float32: math.sqrt of it was computed so)
 
 
 _ITEM_SIZE = "can only convert an array of size 1 to a Python scalar"
