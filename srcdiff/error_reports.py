@@ -132,9 +132,12 @@ def _report_failure(cls, exc, t, fn, args):
     message, where = _own_message(exc), _generated_line(exc.__traceback__)
     if where is None and args is not None:
         again = _rerun_in_python(t, fn, args)
-        if again is not None and runtime_error_type(again) is cls:
+        # (Python's may be narrower: NumPy's AxisError where the compiled code raised a ValueError, its message a
+        # constant; it is the one f raises, reported at its line)
+        if again is not None and isinstance(again, cls.__bases__[1]):
             where = _generated_line(again.__traceback__)
-            message = _own_message(again) if where else message
+            if where:
+                cls, exc, message = runtime_error_type(again), again, _own_message(again)
     name = getattr(user_function(t), "__name__", "f")
     cited = user_line(*where, t) if where else None
     given = _describe_arguments(t, args)

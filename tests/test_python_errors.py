@@ -213,6 +213,10 @@ def shape_item_past_the_rank(v):
     return np.sum(v * v) * n
 
 
+def sum_along_an_axis_given(v, k):
+    return np.sum(np.sum(v * v, axis=k) * 2.0)  # <- sum_along_an_axis_given
+
+
 def flip_in_a_branch_of_the_rank(v):
     if v.ndim == 2:
         return np.sum(np.flip(v, 1) * np.roll(v, 1, axis=1) * np.fliplr(v))
@@ -458,3 +462,19 @@ def test_a_check_of_the_rank_in_a_branch_raises_only_where_the_branch_runs(mod, 
         return
     with pytest.raises(srcdiff.SrcdiffError, match=f"python_errors_h31.py:{line}: Numba could not compile"):
         srcdiff.grad(f, jit=jit)(X, -1.0)
+
+
+@pytest.mark.parametrize("jit", [False, True], ids=["py", "jit"])
+def test_a_narrower_error_in_python_is_reported_at_the_users_line(mod, jit):
+    """np.sum(v * v, axis=k) of a vector with k = 1 (an argument): NumPy raises AxisError. Under jit the compiled code
+    raises ValueError('axis is out of bounds'), and its Python rerun AxisError, a narrower type, which the report
+    did not take as the same failure: "ValueError" at the def line. Now Python's AxisError and message at the line."""
+    f = mod.sum_along_an_axis_given
+    with pytest.raises(np.exceptions.AxisError) as ref:
+        f(X, 1)
+    line = next(i for i, t in enumerate(SOURCE.splitlines(), 1) if t.endswith("# <- sum_along_an_axis_given"))
+    for transform, args in ((srcdiff.grad, (X, 1)), (srcdiff.value_and_grad, (X, 1)), (srcdiff.jvp, (X, 1, X))):
+        with pytest.raises(np.exceptions.AxisError, match=f"python_errors_h31.py:{line}: ") as got:
+            transform(f, wrt=0, jit=jit)(*args)
+        assert isinstance(got.value, srcdiff.SrcdiffError), repr(got.value)
+        assert str(ref.value) in str(got.value), str(got.value)
