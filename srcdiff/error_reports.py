@@ -52,6 +52,7 @@ def translate_error(exc, t, fn=None, args=None):
                                    f"    {_numba_reason(msg)}", code.co_filename,
                                    code.co_firstlineno, advice=f"write {fn.__name__} in code Numba compiles "
                                    "(NumPy arrays and floats), or use jit=False") from exc
+        _python_fails_too(t, fn, args)
         where, line = _numba_location(msg, t)
         detail = _numba_names_as_the_users(_numba_detail(msg), t) or repr(exc)
         raise SrcdiffError(f"Numba could not compile the generated code for {getattr(t.f, '__name__', t.f)}"
@@ -67,6 +68,7 @@ def translate_error(exc, t, fn=None, args=None):
     if _from_numba_compiler(exc):
         # an internal Numba failure (AttributeError, KeyError, ... from its lowering) on generated code:
         # still srcdiff's error to report, at the user's line that made the statement where Numba can tell it
+        _python_fails_too(t, fn, args)
         where, line = _numba_location(msg, t)
         raise SrcdiffError(f"Numba crashed compiling the generated code for {getattr(t.f, '__name__', t.f)}"
                            f"{' at this line' if line else ''} ({type(exc).__name__}: {_numba_detail(msg)}){line}",
@@ -77,6 +79,19 @@ def translate_error(exc, t, fn=None, args=None):
     if failed is not None:
         _report_failure(failed, exc, t, fn, args)
     raise exc
+
+
+def _python_fails_too(t, fn, args):
+    """Numba could not compile the generated code for these arguments: where the same module run as Python fails on
+    them (as f does: `np.split(v, 2, axis=1)` of a vector, NumPy's IndexError, is a slice of an axis v lacks, which
+    Numba cannot type), raise that failure as the Python backend reports it, at the user's line, with NumPy's exception
+    type and message, not "Numba could not compile"; else return."""
+    if args is None:
+        return
+    again = _rerun_in_python(t, fn, args)
+    failed = runtime_error_type(again) if again is not None else None
+    if failed is not None and _generated_line(again.__traceback__) is not None:
+        _report_failure(failed, again, t, fn, args)
 
 
 _SCALAR_OR_ARRAY = re.compile(r"Cannot unify (?:Literal\[\w+\]\([^)]*\)|u?int\d+|float\d+|bool) and "
@@ -117,9 +132,12 @@ def _report_failure(cls, exc, t, fn, args):
     message, where = _own_message(exc), _generated_line(exc.__traceback__)
     if where is None and args is not None:
         again = _rerun_in_python(t, fn, args)
-        if again is not None and runtime_error_type(again) is cls:
+        # (Python's may be narrower: NumPy's AxisError where the compiled code raised a ValueError, its message a
+        # constant; it is the one f raises, reported at its line)
+        if again is not None and isinstance(again, cls.__bases__[1]):
             where = _generated_line(again.__traceback__)
-            message = _own_message(again) if where else message
+            if where:
+                cls, exc, message = runtime_error_type(again), again, _own_message(again)
     name = getattr(user_function(t), "__name__", "f")
     cited = user_line(*where, t) if where else None
     given = _describe_arguments(t, args)

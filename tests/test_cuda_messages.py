@@ -471,3 +471,22 @@ def test_shapes_folded_in_are_quoted_as_written(make, f, text):
     msg = _decline(make, f, (0, 1), (x, a), (0, 0), (x, a) if make is srcdiff.jvp else None)
     line = f.__code__.co_firstlineno + (2 if f is ones_of_n_picked else 1)
     assert text in msg and re.search(rf"test_cuda_messages\.py:{line}: ", msg), msg
+
+
+def split_parts_summed(x, a):
+    s = np.sin(a) + 0.5
+    acc = 0.0
+    for p in np.array_split(s, 2):
+        acc = acc * 0.5 + np.sum(np.sin(p) * p) + x
+    return acc
+
+
+@pytest.mark.parametrize("make", [srcdiff.grad, srcdiff.jvp])
+def test_a_split_part_is_quoted_as_the_users_call(make):
+    """A part of np.array_split(s, 2) of a local array, which srcdiff writes as a slice whose bound is computed
+    (`s[:s.shape[0] // 2 + min(1, s.shape[0] % 2)]`): the decline quoted that slice, text the user never wrote (CUDA
+    fuzz 1533517). It quotes the user's call and which part (annotations.SPLIT_PART)."""
+    x, a = np.array([0.5, 0.6, 0.7]), np.linspace(-1.0, 1.0, 15).reshape(3, 5)
+    msg = _decline(make, split_parts_summed, (0, 1), (x, a), (0, 0), (x, a) if make is srcdiff.jvp else None)
+    assert "np.array_split(s, 2)" in msg and "shape[0] // 2" not in msg, msg
+    assert re.search(rf"test_cuda_messages\.py:{split_parts_summed.__code__.co_firstlineno + 3}: ", msg), msg

@@ -189,6 +189,45 @@ def flips_and_rolls_of_a_matrix(v):
     m = np.outer(v, np.sin(v))
     return (np.sum(np.flip(m, 1) * np.roll(m, 1, axis=-1) * np.fliplr(m) * np.flipud(m) * np.flip(m, -2))
             + np.sum(np.roll(m, (1, -1), axis=(0, 1)) * m))
+
+
+def split_vector_axis_1(v):
+    y = np.sin(v)
+    parts = np.split(y, 2, axis=1)  # <- split_vector_axis_1
+    return np.sum(parts[0])
+
+
+def array_split_vector_axis_1(v):
+    y = np.sin(v)
+    parts = np.array_split(y, 3, axis=1)  # <- array_split_vector_axis_1
+    return np.sum(parts[0] * y[0])
+
+
+def split_vector_at_indices_axis_1(v):
+    parts = np.split(v * 2.0, [1, 3], axis=1)  # <- split_vector_at_indices_axis_1
+    return np.sum(parts[1])
+
+
+def shape_item_past_the_rank(v):
+    n = v.shape[1]  # <- shape_item_past_the_rank
+    return np.sum(v * v) * n
+
+
+def sum_along_an_axis_given(v, k):
+    return np.sum(np.sum(v * v, axis=k) * 2.0)  # <- sum_along_an_axis_given
+
+
+def flip_in_a_branch_of_the_rank(v):
+    if v.ndim == 2:
+        return np.sum(np.flip(v, 1) * np.roll(v, 1, axis=1) * np.fliplr(v))
+    return np.sum(v * np.sin(v))
+
+
+def flip_in_a_branch_not_taken(v, c):
+    s = np.sum(v * v)
+    if c > 0.0:
+        s = s + np.sum(np.flip(v, 1) * v) + np.sum(np.rot90(v, 2))  # <- flip_in_a_branch_not_taken
+    return s
 '''
 
 
@@ -382,3 +421,60 @@ def test_flips_and_rolls_check_their_axes_as_numpy(mod, name, jit):
         g = transform(mod.flips_and_rolls_of_a_matrix, jit=jit)
         g(*args)
         assert "check_axis" not in srcdiff.source(g) and "check_rank" not in srcdiff.source(g), srcdiff.source(g)
+
+
+@pytest.mark.parametrize("jit", [False, True], ids=["py", "jit"])
+@pytest.mark.parametrize("name", ["split_vector_axis_1", "array_split_vector_axis_1", "split_vector_at_indices_axis_1",
+                                  "shape_item_past_the_rank"])
+def test_an_axis_a_vector_lacks_raises_numpys_error_under_numba_too(mod, name, jit):
+    """np.split(v, 2, axis=1) / np.array_split(v, 3, axis=1) of a vector, and v.shape[1]: NumPy raises IndexError
+    ('tuple index out of range'); under jit=True srcdiff said "Numba could not compile the generated code" (the
+    Python backend gave the IndexError at the line). Now a compile failure where the same module run as Python fails
+    on the arguments reports that failure, as the Python backend does: NumPy's exception type, at the user's line."""
+    f = getattr(mod, name)
+    with pytest.raises(IndexError):
+        f(X)
+    line = next(i for i, t in enumerate(SOURCE.splitlines(), 1) if t.endswith(f"# <- {name}"))
+    for transform, args in ((srcdiff.grad, (X,)), (srcdiff.value_and_grad, (X,)), (srcdiff.jvp, (X, X))):
+        with pytest.raises(IndexError, match=f"python_errors_h31.py:{line}: ") as got:
+            transform(f, jit=jit)(*args)
+        assert isinstance(got.value, srcdiff.SrcdiffError), repr(got.value)
+        assert "could not compile" not in str(got.value), str(got.value)
+
+
+@pytest.mark.parametrize("jit", [False, True], ids=["py", "jit"])
+def test_a_check_of_the_rank_in_a_branch_raises_only_where_the_branch_runs(mod, jit):
+    """np.flip(v, 1) of a vector in a branch that does not run: f runs, and so must its gradient. The checks of an
+    axis against the rank the kinds give (np.flip, np.roll, np.fliplr, np.rot90) raised NumPy's error when
+    generating wherever the call was: `if v.ndim == 2:` around them, and `if c > 0.0:` with c = -1, declined a
+    function f runs ("AxisError: axis 1 is out of bounds", both backends). Now raised when generating only for a
+    statement not in a branch or loop; elsewhere the check runs where the line runs."""
+    _checked(mod.flip_in_a_branch_of_the_rank, X, jit)
+    f = mod.flip_in_a_branch_not_taken
+    line = next(i for i, t in enumerate(SOURCE.splitlines(), 1) if t.endswith("# <- flip_in_a_branch_not_taken"))
+    with pytest.raises(np.exceptions.AxisError):
+        f(X, 1.0)
+    with pytest.raises(np.exceptions.AxisError, match=f"python_errors_h31.py:{line}: "):
+        srcdiff.grad(f, jit=jit)(X, 1.0)
+    if not jit:     # (Numba types the branch that does not run too: it cannot compile it, and says so at the line)
+        np.testing.assert_allclose(srcdiff.grad(f)(X, -1.0), 2.0 * X, rtol=1e-12)
+        np.testing.assert_allclose(srcdiff.jvp(f, wrt=0)(X, -1.0, X)[1], 2.0 * np.sum(X * X), rtol=1e-12)
+        return
+    with pytest.raises(srcdiff.SrcdiffError, match=f"python_errors_h31.py:{line}: Numba could not compile"):
+        srcdiff.grad(f, jit=jit)(X, -1.0)
+
+
+@pytest.mark.parametrize("jit", [False, True], ids=["py", "jit"])
+def test_a_narrower_error_in_python_is_reported_at_the_users_line(mod, jit):
+    """np.sum(v * v, axis=k) of a vector with k = 1 (an argument): NumPy raises AxisError. Under jit the compiled code
+    raises ValueError('axis is out of bounds'), and its Python rerun AxisError, a narrower type, which the report
+    did not take as the same failure: "ValueError" at the def line. Now Python's AxisError and message at the line."""
+    f = mod.sum_along_an_axis_given
+    with pytest.raises(np.exceptions.AxisError) as ref:
+        f(X, 1)
+    line = next(i for i, t in enumerate(SOURCE.splitlines(), 1) if t.endswith("# <- sum_along_an_axis_given"))
+    for transform, args in ((srcdiff.grad, (X, 1)), (srcdiff.value_and_grad, (X, 1)), (srcdiff.jvp, (X, 1, X))):
+        with pytest.raises(np.exceptions.AxisError, match=f"python_errors_h31.py:{line}: ") as got:
+            transform(f, wrt=0, jit=jit)(*args)
+        assert isinstance(got.value, srcdiff.SrcdiffError), repr(got.value)
+        assert str(ref.value) in str(got.value), str(got.value)

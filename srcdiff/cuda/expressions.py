@@ -4,6 +4,7 @@ from __future__ import annotations
 import ast
 import re
 
+from ..transforms import annotations as anno
 from .spelling import quoted, shown
 from .common import (AXES_ORDER_CALLS, CAST_CALLS, LAYOUT_CALLS, EMPTY_REDUCTION, ARRAY_LITERALS, BINARY, BINOPS,
                      BOOL_INDEX_ADVICE, COMPARISONS, FANCY_ADVICE, SLICE_ADVICE, REDUCTION_GRADS, REDUCTIONS,
@@ -181,7 +182,11 @@ class ExpressionLowering:
         return f"({item} + {n} * ({item} < 0))" if min(values) < 0 else item
 
     def quoted(self, e) -> str:
-        """The subscript `e` as the user wrote it (spelling.quoted)."""
+        """The subscript `e` as the user wrote it (spelling.quoted); a part of np.split / np.array_split, which srcdiff
+        writes as a slice, as the user's call (annotations.SPLIT_PART)."""
+        part = anno.get(e, anno.SPLIT_PART)
+        if part is not None and len(part) > 2 and part[2]:
+            return f"part {part[1] + 1} of {part[2]}"
         return quoted(e, self.fn, users=self.p.users, line=lambda n: self.p.user_site(n)[::2])
 
     def _from_end(self, x, v: str, n: int) -> str:

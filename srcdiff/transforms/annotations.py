@@ -94,9 +94,11 @@ READ_ONLY = _key("read_only", """True on the `rt.zeros_like(x)` call resolve wro
     for `np.imag(x)`: NumPy's imaginary part of a real array is a read-only array, which a write into raises ValueError.
     Written by resolve and canonicalize; copied by anf; read by anf (`x.imag[i] = v`) and kind_rewrites
     (decline_writes_into_imag).""")
-SPLIT_PART = _key("split_part", """(call, k): on the slice that is part k of one call of np.split / np.array_split (the
-    call's number, unique in the process): the parts of one call share no memory, whatever their bounds are. Written by
-    canonicalize; copied by anf; read by aliasing (a write into one part leaves the others as they were).""")
+SPLIT_PART = _key("split_part", """(call, k, text): on the slice that is part k of one call of np.split / np.array_split
+    (the call's number, unique in the process; the call's text as the user wrote it, or None): the parts of one call share
+    no memory, whatever their bounds are. Written by canonicalize; copied by anf and emit (onto the standard-library
+    tree); read by aliasing (a write into one part leaves the others as they were) and the CUDA lowering (a decline of
+    a part quotes the user's call, not the slice srcdiff wrote).""")
 COPY_MODULE = _key("copy_module", """"copy.copy" or "copy.deepcopy": on the call resolve wrote as `np.copy(e)` of the
     user's `copy.copy(e)` (a copy is the identity for derivatives, of an array or a number). Written by resolve;
     copied by anf; read by kind_rewrites (array_literal_operands), which declines it of a tuple or list, where np.copy would make

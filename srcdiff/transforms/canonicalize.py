@@ -4,6 +4,7 @@ primitive (np.linalg.slogdet(a)[1] -> rt.logabsdet(a), np.linalg.eigh(a)[1] -> r
 """
 from __future__ import annotations
 
+import ast
 import copy
 import itertools
 import math
@@ -147,6 +148,7 @@ class _Canon(Transformer):
         if name in composites.COMPOSITES:   # np.var, np.linalg.norm, ...: written out in primitives
             if name == "np.einsum":
                 self._fold_subscripts(node)
+            written = _written(node) if name in ("np.split", "np.array_split") else None
             out = composites.expand(name, node)
             if isinstance(out, tuple):
                 fail(node, self.unit, *self._subscripts_parameter(name, node, out))
@@ -155,7 +157,7 @@ class _Canon(Transformer):
             if name in ("np.split", "np.array_split") and isinstance(out, gast.Tuple):
                 call = next(_SPLITS)    # (its parts share no memory: aliasing)
                 for k, part in enumerate(out.elts):
-                    anno.set(part, anno.SPLIT_PART, (call, k))
+                    anno.set(part, anno.SPLIT_PART, (call, k, written))
             return self.visit(out)
         if name == "np.clip":   # an open side (None) is an infinite bound
             node.args = [const(math.inf * (k * 2 - 3)) if isinstance(a, gast.Constant) and a.value is None and k else a
@@ -493,6 +495,14 @@ def array_parameters(name):
     if rule is None or rule.nondiff or rule.namespace:
         return None
     return list(rule.signature.parameters), {p for p, v in rule.vjp.items() if v is not None}
+
+
+def _written(node) -> str | None:
+    """The text of the user's call `node` (before composites write it out), for a message about its parts."""
+    try:
+        return ast.unparse(gast.gast_to_ast(copy.deepcopy(node)))
+    except Exception:   # noqa: BLE001 -- (a node gast cannot convert: no text, the message quotes the slice)
+        return None
 
 
 def _split_parts(e) -> bool:

@@ -96,6 +96,8 @@ def _to_ast(node):
         made["lineno"] = given.get("lineno") or getattr(node, "lineno", None) or 1
     if kind is gast.Assign:
         anno.copy(node, new, (anno.PLACEHOLDER, anno.SUM_EMPTY))
+    elif kind is gast.Subscript:
+        anno.copy(node, new, (anno.SPLIT_PART,))    # (a part of np.split: the CUDA lowering quotes the user's call)
     return new
 
 

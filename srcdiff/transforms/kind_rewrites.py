@@ -421,6 +421,8 @@ the kinds give is b where NumPy's check of the axes passes, else NumPy's ValueEr
                 axis = gast.copy_location(gast.Constant(value=axes[1], kind=None), n)
                 resolved.add(id(axis))
                 return axis
+            if id(n) not in surely_run:     # (NumPy's check at run time, rt.rot90_axis's, where the line runs)
+                return n
             line = getattr(n, "lineno", None) or lines.get(id(n))
             text = unit.source_line(line) if line else None
             raise SrcdiffValueError(f"np.rot90 of an array of rank {nd} with axes={tuple(axes)}: NumPy raises ValueError: "
@@ -437,7 +439,7 @@ the kinds give is b where NumPy's check of the axes passes, else NumPy's ValueEr
             return
         rank = ranks.pop()
         nd = rank + (dotted_name(n.func) == "np.stack")
-        if -nd <= k < nd or nd == 0:
+        if -nd <= k < nd or nd == 0 or id(n) not in surely_run:   # (else NumPy's own check, where the line runs)
             return
         line = getattr(n, "lineno", None) or lines.get(id(n))
         text = unit.source_line(line) if line else None
@@ -448,6 +450,9 @@ the kinds give is b where NumPy's check of the axes passes, else NumPy's ValueEr
 
     def checked(n, nd, k):   # rt.check_axis(x, k, then) / rt.check_rank(x, k, then) of an x of rank nd: then, or
         nonlocal changed        # NumPy's error at the line (np.flip's, np.roll's AxisError; np.fliplr's ValueError)
+        fails = not -nd <= k < nd if dotted_name(n.func) == "rt.check_axis" else nd < k
+        if fails and id(n) not in surely_run:   # (in a branch or loop, which may not run it: the check at run time)
+            return n
         line = getattr(n, "lineno", None) or lines.get(id(n))
         text = unit.source_line(line) if line else None
         at = f"\n    {text.strip()}" if text else ""
@@ -482,6 +487,11 @@ the kinds give is b where NumPy's check of the axes passes, else NumPy's ValueEr
 
     lines = {id(c): s.lineno for s in walk_statements(unit.node.body) if getattr(s, "lineno", None)
              for c in astutil.walk(s) if isinstance(c, gast.Call)}     # (a call's statement's line)
+    # the calls of the function's own statements, not in a branch or loop: each runs once the ones before it have (a
+    # check NumPy would fail is raised at its line when generating only there: `if x.ndim == 2: np.flip(x, 1)` of a
+    # vector runs, and `if c > 0:` may not run its branch)
+    surely_run = {id(c) for s in unit.node.body if not nested_blocks(s)
+                  for c in astutil.walk(s) if isinstance(c, gast.Call)}
     resolved = set()
     decline_writes_into_numbers(unit, kind_map)
     Items().visit(unit.node)
