@@ -13,6 +13,7 @@ programs: second names of arrays written in place (through a dict, a namedtuple,
 alias rebound in a loop, element swaps by tuple assignment, index-list swaps, `y += y.T`, `y[:] = y[::-1] * x`).
 """
 import copy
+import itertools
 import math
 
 import numpy as np
@@ -734,6 +735,363 @@ def k50_tuple_alias(x):
     t[0][0] = 5.0 * x[1]
     return np.sum(buf * x)
 
+
+def m01_ckpt_triangular_inner(x):
+    s = 0.0
+    y = x.copy()
+    for i in range(len(x)):
+        for j in range(i):
+            y[j] = y[j] * 0.9 + y[i] * 0.1
+        s = s + np.sum(y[:i + 1] ** 2)
+    return s
+
+
+def m02_ckpt_zip_arrays(x, w):
+    s = 0.0
+    for a, b in zip(x, w):
+        s = s * a + np.sin(b * s + a)
+    return s
+
+
+def m03_ckpt_first_bound_in_loop(x):
+    s = 0.0
+    for i in range(4):
+        if i > 0:
+            s = s + prev * x[i % 3]
+        prev = x[i % 3] ** 2 + s
+    return s + prev
+
+
+def m04_ckpt_while_data_trip(x):
+    s = x[0]
+    k = 0
+    while s < 3.0:
+        s = s * 1.5 + x[1]
+        k += 1
+        if k > 20:
+            break
+    return s * x[2]
+
+
+def m05_loop_over_tuple_of_functions(x):
+    y = x
+    for f in (np.sin, np.tanh, np.exp):
+        y = f(y) * 0.5
+    return np.sum(y)
+
+
+def m06_sum_over_funcs_and_values(x):
+    return sum(f(v) for f in (np.sin, np.cos) for v in x)
+
+
+def act_apply(v, act=np.tanh, k=2.0):
+    return act(v * k)
+
+
+def m07_function_default_overridden(x):
+    return np.sum(act_apply(x, act=np.sin)) + np.sum(act_apply(x, k=0.5))
+
+
+def m08_recursion_float_condition(x):
+    def halve(v, n):
+        if v < 0.1 or n == 0:
+            return v
+        return halve(v * 0.5, n - 1) + v * 0.1
+    return halve(x[0] * 2.0, 5) + halve(x[1], 5)
+
+
+def m09_scalar_cond_where(x, a):
+    c = np.where(a > 0.5, x * a, x / a)
+    return np.sum(c * c)
+
+
+def m10_astype_int_index(x):
+    k = (x * 5).astype(int)
+    return np.sum(x[k % len(x)] * x)
+
+
+def m11_write_at_argmax(x):
+    y = x.copy()
+    y[np.argmax(y)] = 0.0
+    y[y.argmin()] *= 3.0
+    return np.sum(y * x)
+
+
+def m12_zero_d_wrt_jvp(a, x):
+    return np.sum(np.sin(a * x)) * a
+
+
+def m13_int_bound_early_return(x, n, k):
+    s = 0.0
+    for i in range(n):
+        s = s + x[i % 3] * (i + 1.0)
+        if i == k:
+            return s * s
+    return s
+
+
+def m14_same_elem_chain(x):
+    y = x.copy()
+    for i in range(len(y)):
+        y[i] += y[i] * y[i - 1]
+    return np.sum(y)
+
+
+def m15_overlap_in_loop(x):
+    y = x.copy()
+    for t in range(2):
+        y[1:] = y[:-1] * x[1:] + 0.1
+        y[:2] += y[1:3]
+    return np.sum(y ** 2)
+
+
+def m16_ckpt_helper_default_reads_changed_closure(x):
+    c = 0.5
+    def bump_v(v, k=1.0):
+        return v * c + k
+    s = 0.0
+    for i in range(4):
+        s = s + bump_v(x[i % 3], k=s * 0.1)
+        c = c + 0.1 * x[i % 3]
+    return s
+
+
+def m17_return_elem(x):
+    y = x * 2.0
+    return y[1]
+
+
+def m18_matrix_loop_rows_cols_swap(M):
+    A = M.copy()
+    for k in range(2):
+        A = A.T @ A * 0.5
+        A[0, :] = A[0, :] + A[:, 1]
+    return np.sum(A)
+
+
+def m19_nested_break_continue_while(x):
+    s = 0.0
+    i = 0
+    while i < 4:
+        i += 1
+        j = 0
+        while True:
+            j += 1
+            if j > 3:
+                break
+            if (i + j) % 2 == 0:
+                continue
+            s = s + x[(i + j) % 3] * s + 0.1
+    return s
+
+
+def m20_array_grows_concatenate_loop(x):
+    y = x[:1]
+    for i in range(1, len(x)):
+        y = np.concatenate([y, y[-1:] * x[i] + x[i]])
+    return np.sum(y ** 2)
+
+
+def n01_writes_arg_in_loop_early_return(x, a):
+    for i in range(len(x)):
+        x[i] = x[i] * a + x[i - 1]
+        if x[i] > 1.5:
+            return np.sum(x * x)
+    return np.sum(x)
+
+
+def n02_writes_arg_slice_while(x, M):
+    k = 0
+    while k < 3:
+        M[k % 2, :] = M[k % 2, :] * x[k] + 0.1
+        x[k] = x[k] + M[0, 0]
+        k += 1
+    return np.sum(M * M) + np.sum(x)
+
+
+def n03_writes_dict_arg_item(p, x):
+    for i in range(2):
+        p["W"][i] = p["W"][i] * x[i] + p["b"]
+    return np.sum(p["W"] ** 2)
+
+
+def n04_helper_writes_arg_ckpt(x, a):
+    for t in range(4):
+        bump2(x, t % 3, a * x[(t + 1) % 3])
+    return np.sum(x ** 2)
+
+
+def bump2(buf, i, v):
+    buf[i] = buf[i] * 0.5 + v
+
+
+def v01_commuted(log_pi, log_A, log_B, obs):
+    a = log_pi + log_B[:, obs[0]]
+    for t in range(1, len(obs)):
+        a = log_B[:, obs[t]] + logsumexp(log_A + a[:, None], axis=0)
+    return logsumexp(a)
+
+
+def v02_transposed_axis1(log_pi, log_A, log_B, obs):
+    a = log_pi + log_B[:, obs[0]]
+    for t in range(1, len(obs)):
+        a = logsumexp(a[None, :] + log_A.T, axis=1) + log_B[:, obs[t]]
+    return logsumexp(a)
+
+
+def v03_A_changes_in_loop(log_pi, log_A, log_B, obs):
+    a = log_pi + log_B[:, obs[0]]
+    M = log_A
+    for t in range(1, len(obs)):
+        a = logsumexp(a[:, None] + M, axis=0) + log_B[:, obs[t]]
+        M = M * 0.9
+    return logsumexp(a)
+
+
+def v04_A_written_in_loop(log_pi, log_A, log_B, obs):
+    a = log_pi + log_B[:, obs[0]]
+    M = log_A.copy()
+    for t in range(1, len(obs)):
+        a = logsumexp(a[:, None] + M, axis=0) + log_B[:, obs[t]]
+        M[0, 1] = M[0, 1] + a[0] * 0.1
+    return logsumexp(a)
+
+
+def v05_B_written_in_loop(log_pi, log_A, log_B, obs):
+    B = log_B.copy()
+    a = log_pi + B[:, obs[0]]
+    for t in range(1, len(obs)):
+        a = logsumexp(a[:, None] + log_A, axis=0) + B[:, obs[t]]
+        B[:, obs[t]] = B[:, obs[t]] - 0.2 * a
+    return logsumexp(a)
+
+
+def v06_shift_inside(log_pi, log_A, log_B, obs):
+    a = log_pi + log_B[:, obs[0]]
+    for t in range(1, len(obs)):
+        a = logsumexp(a[:, None] + log_A - 0.5, axis=0) + log_B[:, obs[t]] + 0.5
+    return logsumexp(a)
+
+
+def v07_stack_by_parity(log_pi, log_A2, log_B, obs):
+    a = log_pi + log_B[:, obs[0]]
+    for t in range(1, len(obs)):
+        a = logsumexp(a[:, None] + log_A2[t % 2], axis=0) + log_B[:, obs[t]]
+    return logsumexp(a)
+
+
+def v08_rows_written_then_read(log_pi, log_A, log_b):
+    T = log_b.shape[0]
+    alpha = np.zeros_like(log_b)
+    alpha[0] = log_pi + log_b[0]
+    for t in range(1, T):
+        alpha[t] = logsumexp(alpha[t - 1][:, None] + log_A, axis=0) + log_b[t]
+    return logsumexp(alpha[-1]) + 0.1 * np.sum(alpha[1])
+
+
+def v09_emission_row_written_ahead(log_pi, log_A, log_b):
+    b = log_b.copy()
+    a = log_pi + b[0]
+    for t in range(1, b.shape[0]):
+        a = logsumexp(a[:, None] + log_A, axis=0) + b[t]
+        if t + 1 < b.shape[0]:
+            b[t + 1] = b[t + 1] + 0.3 * a
+    return logsumexp(a)
+
+
+def v10_keepdims_col(log_pi, log_A, log_B, obs):
+    a = (log_pi + log_B[:, obs[0]])[:, None]
+    for t in range(1, len(obs)):
+        a = logsumexp(a + log_A, axis=0)[:, None] + log_B[:, obs[t]][:, None]
+    return logsumexp(a)
+
+
+def v11_max_product(log_pi, log_A, log_B, obs):
+    a = log_pi + log_B[:, obs[0]]
+    for t in range(1, len(obs)):
+        a = np.max(a[:, None] + log_A, axis=0) + log_B[:, obs[t]]
+    return np.max(a)
+
+
+def v12_A_from_param_each_step(log_pi, W, log_B, obs):
+    a = log_pi + log_B[:, obs[0]]
+    for t in range(1, len(obs)):
+        log_A = W - logsumexp(W, axis=1, keepdims=True)
+        a = logsumexp(a[:, None] + log_A, axis=0) + log_B[:, obs[t]]
+    return logsumexp(a)
+
+
+def v13_two_chains_share_A(log_pi, log_A, log_B, obs):
+    a = log_pi + log_B[:, obs[0]]
+    b = log_pi + log_B[:, obs[-1]]
+    for t in range(1, len(obs)):
+        a = logsumexp(a[:, None] + log_A, axis=0) + log_B[:, obs[t]]
+        b = logsumexp(b[:, None] + log_A, axis=0) + log_B[:, obs[-1 - t]]
+    return logsumexp(a) + 0.5 * logsumexp(b)
+
+
+def v14_A_reassigned_mid_loop(log_pi, log_A, log_B, obs):
+    a = log_pi + log_B[:, obs[0]]
+    A = log_A
+    for t in range(1, len(obs)):
+        a = logsumexp(a[:, None] + A, axis=0) + log_B[:, obs[t]]
+        if t == 2:
+            A = log_A.T
+    return logsumexp(a)
+
+
+def v15_scaled_probability_forward_written(pi, A, B, obs):
+    T = len(obs)
+    alpha = np.zeros((T, len(pi)))
+    c = np.zeros(T)
+    alpha[0] = pi * B[:, obs[0]]
+    c[0] = np.sum(alpha[0])
+    alpha[0] /= c[0]
+    for t in range(1, T):
+        alpha[t] = (alpha[t - 1] @ A) * B[:, obs[t]]
+        c[t] = alpha[t].sum()
+        alpha[t] = alpha[t] / c[t]
+    return np.sum(np.log(c))
+
+
+def user_ll(y, log_q, log_r, mu0, P0):
+    q = np.exp(log_q)
+    r = np.exp(log_r)
+    m = mu0
+    P = P0
+    ll = 0.0
+    for t in range(len(y)):
+        if t > 0:
+            P = P + q
+        S = P + r
+        e = y[t] - m
+        ll += -0.5 * (math.log(2 * math.pi) + np.log(S) + e ** 2 / S)
+        K = P / S
+        m = m + K * e
+        P = P * (1.0 - K)
+    return ll
+
+
+def helper_norm(v, mu, s=1.0):
+    return -0.5 * ((v - mu) / s) ** 2 - math.log(s) - 0.5 * math.log(2 * math.pi)
+
+
+def user_conj(z, xs):
+    lp = helper_norm(z[0], 0.0)
+    for i in range(xs.shape[0]):
+        if xs[i] > 100.0:
+            continue
+        lp = lp + helper_norm(xs[i], z[0], s=1.0)
+    return lp
+
+
+def row_loss(w, X, y):
+    tot = 0.0
+    for i in range(X.shape[0]):
+        p = 1.0 / (1.0 + np.exp(-(X[i] @ w)))
+        tot = tot - (y[i] * np.log(p) + (1 - y[i]) * np.log(1 - p))
+    return tot / X.shape[0] + 0.01 * np.sum(w * w)
+
 ''')
 
 
@@ -825,6 +1183,22 @@ CASES = {
     "k45_write_then_alias_returned_helper": ((X3,), (0,), False),
     "k47_alias_in_loop_rebind": ((X3,), (0,), True),
     "k48_slice_assign_from_self_reversed": ((X4,), (0,), False),
+    "m01_ckpt_triangular_inner": ((X4,), (0,), True),
+    "m02_ckpt_zip_arrays": ((X4, np.array([0.3, 0.1, 0.6, 0.2])), (0, 1), True),
+    "m03_ckpt_first_bound_in_loop": ((X3,), (0,), True),
+    "m04_ckpt_while_data_trip": ((X3,), (0,), True),
+    "m09_scalar_cond_where": ((X3, 0.7), (0, 1), False),
+    "m10_astype_int_index": ((np.array([0.21, 0.52, 0.33]),), (0,), False),
+    "m11_write_at_argmax": ((X4,), (0,), False),
+    "m12_zero_d_wrt_jvp": ((np.array(0.6), X3), (0, 1), False),
+    "m13_int_bound_early_return": ((X3, 5, 2), (0,), True),
+    "m14_same_elem_chain": ((X4,), (0,), True),
+    "m15_overlap_in_loop": ((X4,), (0,), True),
+    "m16_ckpt_helper_default_reads_changed_closure": ((X3,), (0,), True),
+    "m17_return_elem": ((X3,), (0,), False),
+    "m18_matrix_loop_rows_cols_swap": ((r(2, 2),), (0,), True),
+    "m19_nested_break_continue_while": ((X3,), (0,), True),
+    "m20_array_grows_concatenate_loop": ((X4,), (0,), True),
 }
 CHECKPOINTED = sorted(name for name, (_, _, loop) in CASES.items() if loop)
 
@@ -916,8 +1290,301 @@ def test_declines(jit):
             ("h47_outer_grad_update_list", (X3,), where + r"the list `hist` is used other than by append.*"
                                                           r"hint: .*arr = np\.array\(hist\)"),
             ("k34_sort_method_inplace", (X4,), where + r"method \.sort\(\) is not supported.*np\.sort"),
+            ("m05_loop_over_tuple_of_functions", (X3,), where + r"cannot call the local value 'f'.*a container"),
+            ("m06_sum_over_funcs_and_values", (X3,), where + r"cannot call the local value 'f'.*a container"),
+            ("m07_function_default_overridden", (X3,), where + r"call of act_apply: the default of its parameter "
+                                                              r"'act' is a ufunc.*pass act explicitly"),
+            ("m08_recursion_float_condition", (X3,), where + r"a nested function that calls itself \('halve'\)"),
             ("k44_diag_setting_fill_diagonal", (r(2, 2),), where + r"call to numpy\.fill_diagonal has no "
                                                                    r"differentiation rule")):
         with pytest.raises(srcdiff.SrcdiffError, match="(?s)" + pattern) as info:
             srcdiff.grad(getattr(P, name), jit=jit)(*args)
         assert "y1" not in str(info.value)
+
+
+HVP = ["h03_slice_mul_in_branch_while_break_continue", "h12_ckpt_helper_with_inner_break", "h13_ckpt_while_matrix_rows",
+       "h22_newton_while_tolerance", "h27_namedtuple_replace_while_break", "k42_mirror_writes_loop",
+       "m01_ckpt_triangular_inner", "m15_overlap_in_loop"]
+
+
+def _shifted(a, t, s):
+    if isinstance(a, dict):
+        return {k: _shifted(a[k], t[k], s) for k in a}
+    if isinstance(a, (tuple, list)):
+        return _rebuilt(a, [_shifted(u, w, s) for u, w in zip(a, t)])
+    return a + s * t
+
+
+def _hvp_by_differences(f, args, wrt, v):
+    g = srcdiff.grad(f, wrt=wrt)
+
+    def along(s):
+        a = list(copy.deepcopy(args))
+        for k, t in zip(wrt, v):
+            a[k] = _shifted(a[k], t, s)
+        return g(*a)
+    plus, minus = along(1e-5), along(-1e-5)
+    return [(np.asarray(p) - np.asarray(m)) / 2e-5 for p, m in zip(_leaves(plus), _leaves(minus))]
+
+
+@pytest.mark.parametrize("jit", [False, True], ids=["py", "jit"])
+@pytest.mark.parametrize("name", HVP)
+def test_hvp(name, jit):
+    """hvp (forward over reverse) is the central difference of the gradient along v."""
+    f = getattr(P, name)
+    args, wrt, _ = CASES[name]
+    v = tuple(_tangent(args[k], np.random.default_rng(2)) for k in wrt)
+    hv = srcdiff.hvp(f, wrt=wrt, jit=jit)(*copy.deepcopy(args), v)
+    _close(hv, _hvp_by_differences(f, args, wrt, v), 1e-4, 1e-6)
+
+
+WRITES_ARGUMENTS = {   # f writes into its array (or its dict's array) arguments
+    "n01_writes_arg_in_loop_early_return": ((np.array([0.5, 0.9, 0.7, 0.4]), 1.2), (0, 1)),
+    "n02_writes_arg_slice_while": ((X3, np.array([[0.3, 0.4], [0.7, 0.2]])), (0, 1)),
+    "n03_writes_dict_arg_item": (({"W": np.array([0.3, 0.1, 0.5]), "b": 0.3}, X3), (0, 1)),
+    "n04_helper_writes_arg_ckpt": ((X3, 0.7), (0, 1)),
+}
+
+
+@pytest.mark.parametrize("jit", [False, True], ids=["py", "jit"])
+@pytest.mark.parametrize("name", sorted(WRITES_ARGUMENTS))
+def test_arguments_written(name, jit):
+    """A function that writes into its arguments' arrays (in a loop with an early return, in a while loop, a dict
+    argument's item, through a helper in a checkpointed loop): every transform leaves the arguments as one call of f
+    does, the tangents as given, and gives central differences' gradient (of f on copies), jvp and hvp."""
+    f = getattr(P, name)
+    args, wrt = WRITES_ARGUMENTS[name]
+    after = copy.deepcopy(args)
+    y = f(*after)
+
+    def pure(*a):
+        return f(*copy.deepcopy(a))
+    expect = [_fd(pure, args, k) for k in wrt]
+    for label, call in (("value_and_grad", lambda a: srcdiff.value_and_grad(f, wrt=wrt, jit=jit)(*a)),
+                        ("checkpoints=2", lambda a: srcdiff.value_and_grad(f, wrt=wrt, jit=jit, checkpoints=2)(*a)),
+                        ("vjp", lambda a: srcdiff.vjp(f, wrt=wrt, jit=jit)(*a, 1.0))):
+        given = copy.deepcopy(args)
+        value, grads = call(given)
+        _close(given, after, 1e-12, 0.0, f"{label}: the arguments after the call")
+        assert value == pytest.approx(y, rel=1e-12)
+        _close(grads, expect, 1e-5, 1e-6, label)
+    rng = np.random.default_rng(0)
+    ts = tuple(_tangent(args[k], rng) for k in wrt)
+    kept = copy.deepcopy(ts)
+    given = copy.deepcopy(args)
+    _, jt = srcdiff.jvp(f, wrt=wrt, jit=jit)(*given, ts)
+    _close(given, after, 1e-12, 0.0, "jvp: the arguments after the call")
+    _close(ts, kept, 0.0, 0.0, "jvp: the tangents")
+    assert jt == pytest.approx(sum(_dot(g, t) for g, t in zip(expect, ts)), rel=1e-5)
+    given = copy.deepcopy(args)
+    hv = srcdiff.hvp(f, wrt=wrt, jit=jit)(*given, ts)
+    _close(given, after, 1e-12, 0.0, "hvp: the arguments after the call")
+    _close(hv, _hvp_by_differences(f, args, wrt, ts), 1e-4, 1e-6)
+
+
+LP, LA, LB = log_rows(3), log_rows(3, 3), log_rows(3, 4)
+HMM_OBS = np.array([0, 2, 1, 3, 3, 0])
+LOG_B_ROWS = LB[:, HMM_OBS].T.copy()
+HMM_VARIANTS = {   # forward recursions the fused log-domain products might match: commuted, transposed, a matrix
+    # that changes in the loop, is written in it or is bound again in it, emissions written ahead, keepdims columns
+    "v01_commuted": (LP, LA, LB, HMM_OBS), "v02_transposed_axis1": (LP, LA, LB, HMM_OBS),
+    "v03_A_changes_in_loop": (LP, LA, LB, HMM_OBS), "v04_A_written_in_loop": (LP, LA, LB, HMM_OBS),
+    "v05_B_written_in_loop": (LP, LA, LB, HMM_OBS), "v06_shift_inside": (LP, LA, LB, HMM_OBS),
+    "v07_stack_by_parity": (LP, log_rows(2, 3, 3), LB, HMM_OBS), "v08_rows_written_then_read": (LP, LA, LOG_B_ROWS),
+    "v09_emission_row_written_ahead": (LP, LA, LOG_B_ROWS), "v10_keepdims_col": (LP, LA, LB, HMM_OBS),
+    "v11_max_product": (LP, LA, LB, HMM_OBS), "v12_A_from_param_each_step": (LP, r(3, 3), LB, HMM_OBS),
+    "v13_two_chains_share_A": (LP, LA, LB, HMM_OBS), "v14_A_reassigned_mid_loop": (LP, LA, LB, HMM_OBS),
+    "v15_scaled_probability_forward_written": (np.exp(LP), np.exp(LA), np.exp(LB), HMM_OBS),
+}
+
+
+@pytest.mark.parametrize("jit", [False, True], ids=["py", "jit"])
+@pytest.mark.parametrize("name", sorted(HMM_VARIANTS))
+def test_hmm_variants(name, jit):
+    """Variants of the forward recursion (taped and checkpoints=2): value f's, gradient central differences', jvp
+    the gradient's dot product."""
+    f = getattr(P, name)
+    args, wrt = HMM_VARIANTS[name], (0, 1, 2)
+    y = f(*args)
+    for k in (None, 2):
+        v, g = srcdiff.value_and_grad(f, wrt=wrt, jit=jit, checkpoints=k)(*args)
+        assert v == pytest.approx(y, rel=1e-12)
+        for i in wrt:
+            _close(g[i], _fd(f, args, i), 1e-5, 1e-7, f"{name} checkpoints={k} d/d argument {i}")
+    ts = tuple(np.random.default_rng(1).normal(size=np.shape(args[i])) for i in wrt)
+    assert srcdiff.jvp(f, wrt=wrt, jit=jit)(*args, ts)[1] == pytest.approx(sum(_dot(a, t) for a, t in zip(g, ts)),
+                                                                          rel=1e-7)
+
+
+def _brute_hmm(log_pi, log_A, log_b):
+    """log Z, the expected first state, transition counts and per-time marginals of an HMM with per-time log
+    emission densities log_b (T, K), over every path."""
+    T, K = log_b.shape
+    Z, e0, eA, gam = 0.0, np.zeros(K), np.zeros_like(log_A), np.zeros((T, K))
+    for path in itertools.product(range(K), repeat=T):
+        p = np.exp(log_pi[path[0]] + sum(log_A[path[t - 1], path[t]] for t in range(1, T))
+                   + sum(log_b[t, path[t]] for t in range(T)))
+        Z += p
+        e0[path[0]] += p
+        for t in range(T):
+            gam[t, path[t]] += p
+            if t:
+                eA[path[t - 1], path[t]] += p
+    return np.log(Z), e0 / Z, eA / Z, gam / Z
+
+
+@pytest.mark.parametrize("jit", [False, True], ids=["py", "jit"])
+def test_user_log_partitions(jit):
+    """A user's log Z written by hand (max-shifted logsumexp in an inner loop writing a new vector, the backward
+    recursion over reversed(range), a linear-chain CRF), taped and checkpointed, against srcdiff.vi.hmm's E-step
+    and every path: value log Z, gradients the expected counts and marginals; the CRF's hessian w.r.t. the
+    potentials is the indicators' covariance."""
+    from srcdiff.vi import hmm
+    obs = HMM_OBS[:5]
+    lz, e0, eA, gam = _brute_hmm(LP, LA, LB[:, obs].T)
+    eB = np.zeros_like(LB)
+    for t, o in enumerate(obs):
+        eB[:, o] += gam[t]
+    ll, stats = hmm.e_step((LP, LA, LB), obs, jit=jit)
+    assert ll == pytest.approx(lz, rel=1e-12)
+    _close(stats, (e0, eA, eB), 1e-10, 1e-12)
+    for f in (P.h14_textbook_logsumexp_by_hand, P.h15_backward_recursion_logZ):
+        for k in (None, 2):
+            v, g = srcdiff.value_and_grad(f, wrt=(0, 1, 2), jit=jit, checkpoints=k)(LP, LA, LB, obs)
+            assert v == pytest.approx(lz, rel=1e-12)
+            _close(g, (e0, eA, eB), 1e-10, 1e-12, f"{f.__name__} checkpoints={k}")
+    phi = LB[:, obs].T.copy()
+    phi[0] += LP
+    v, (gphi, gtr) = srcdiff.value_and_grad(P.h16_crf_log_partition, wrt=(0, 1), jit=jit)(phi, LA)
+    assert v == pytest.approx(lz, rel=1e-12)
+    _close((gphi, gtr), (gam, eA), 1e-10, 1e-12)
+    H = srcdiff.hessian(P.h16_crf_log_partition, wrt=0, jit=jit)(phi, LA)
+    np.testing.assert_allclose(H.sum(axis=3), 0.0, atol=1e-10)
+    for t in range(len(obs)):
+        np.testing.assert_allclose(H[t, :, t, :], np.diag(gam[t]) - np.outer(gam[t], gam[t]), atol=1e-10)
+
+
+@pytest.mark.parametrize("jit", [False, True], ids=["py", "jit"])
+def test_hmm_io_and_gaussian_e_steps(jit):
+    """srcdiff.vi.hmm's input-output and Gaussian E-steps against every path."""
+    from srcdiff.vi import hmm
+    lp, lA, lB = log_rows(2), log_rows(2, 2, 2), log_rows(2, 3)
+    obs, inputs = np.array([0, 2, 1, 2]), np.array([1, 0, 1, 1])
+    Z, eA = 0.0, np.zeros_like(lA)
+    for path in itertools.product(range(2), repeat=4):
+        p = np.exp(lp[path[0]] + sum(lA[inputs[t], path[t - 1], path[t]] for t in range(1, 4))
+                   + sum(lB[path[t], obs[t]] for t in range(4)))
+        Z += p
+        for t in range(1, 4):
+            eA[inputs[t], path[t - 1], path[t]] += p
+    ll, (_, gA, _) = hmm.e_step_io((lp, lA, lB), inputs, obs, jit=jit)
+    assert ll == pytest.approx(np.log(Z), rel=1e-12)
+    np.testing.assert_allclose(gA, eA / Z, rtol=1e-10, atol=1e-12)
+    means, variances, x = np.array([-0.5, 0.7]), np.array([0.3, 0.8]), np.array([0.1, -0.6, 0.9, 0.4])
+    A2 = log_rows(2, 2)
+    lz, e0, eA2, gam = _brute_hmm(lp, A2, hmm.gaussian_log_density(means, variances, x))
+    ll, stats = hmm.e_step_gaussian(lp, A2, means, variances, x, jit=jit)
+    assert ll == pytest.approx(lz, rel=1e-12)
+    _close(stats, (e0, eA2, gam), 1e-10, 1e-12)
+
+
+@pytest.mark.parametrize("jit", [False, True], ids=["py", "jit"])
+def test_user_kalman_local_level(jit):
+    """A user's local-level Kalman filter (scalar, `ll +=` of math.log and np.log, variances as exp of log
+    parameters): its value is srcdiff.vi.kalman's log-likelihood, its gradient w.r.t. y is -(y - smoothed mean) / r
+    (the smoother's means), and w.r.t. every argument central differences', taped and checkpointed."""
+    from srcdiff.vi import kalman
+    q, rr, mu0, P0 = 0.3, 0.5, 0.1, 1.2
+    params = kalman.LGSSM(np.eye(1), np.array([[q]]), np.eye(1), np.array([[rr]]), np.array([mu0]), np.array([[P0]]))
+    y = np.array([0.3, 0.1, -0.4, 0.5, 0.2])
+    mean, _ = kalman.smooth(params, y[:, None], jit=jit)
+    args = (y, np.log(q), np.log(rr), mu0, P0)
+    for k in (None, 2):
+        v, g = srcdiff.value_and_grad(P.user_ll, wrt=(0, 1, 2, 3, 4), jit=jit, checkpoints=k)(*args)
+        assert v == pytest.approx(kalman.log_likelihood(params, y[:, None]), rel=1e-10)
+        np.testing.assert_allclose(g[0], -(y - mean[:, 0]) / rr, rtol=1e-9, atol=1e-11)
+        for i in range(5):
+            _close(g[i], _fd(P.user_ll, args, i), 1e-6, 1e-8, f"checkpoints={k} d/d argument {i}")
+
+
+@pytest.mark.parametrize("jit", [False, True], ids=["py", "jit"])
+def test_vi_user_model(jit):
+    """srcdiff.vi on a user's conjugate model (a loop with `continue`, a helper with a default): fit finds the
+    exact posterior; elbo_grad's reparameterisation gradient at given draws is its closed form per draw (several
+    draws and the one-draw form); the score estimator's weights are log_joint at the draws and its scores
+    grad log q's closed form (loo and optimal baselines); entropy="mc" with a full-rank family is finite."""
+    from srcdiff import vi
+    rng = np.random.default_rng(0)
+    xs = rng.normal(1.0, 1.0, size=20)
+    res = vi.fit(P.user_conj, vi.MeanFieldNormal(1), data=(xs,), steps=3000, num_samples=4, progress=False, jit=jit,
+                 seed=1)
+    assert res.mean[0] == pytest.approx(xs.sum() / 21, abs=0.02)
+    assert res.std[0] ** 2 == pytest.approx(1 / 21, abs=0.01)
+    lam, mu, sg = np.array([0.5, -1.0]), 0.5, np.exp(-1.0)
+    eps = rng.normal(size=(5, 1))
+    z = mu + sg * eps[:, 0]
+    dz = np.array([np.sum(xs - zk) - zk for zk in z])
+    entropy = 0.5 * np.log(2 * np.pi * np.e) - 1.0
+    for e, expect in ((eps, [np.mean(dz), np.mean(dz * sg * eps[:, 0]) + 1.0]),
+                      (eps[:1], [dz[0], dz[0] * sg * eps[0, 0] + 1.0])):
+        value, g = vi.elbo_grad(P.user_conj, vi.MeanFieldNormal(1), num_samples=len(e), jit=jit)(lam, e, xs)
+        np.testing.assert_allclose(g, expect, rtol=1e-10, atol=1e-10)
+        assert value == pytest.approx(np.mean([P.user_conj(np.array([zk]), xs) for zk in z[:len(e)]]) + entropy)
+    for baseline in ("loo", "optimal"):
+        eg = vi.elbo_grad(P.user_conj, vi.MeanFieldNormal(1), num_samples=5, estimator="score", baseline=baseline,
+                          jit=jit)
+        f, H = eg.weights_and_scores(lam, eps, xs)
+        np.testing.assert_allclose(f, [P.user_conj(np.array([zk]), xs) for zk in z], rtol=1e-12)
+        np.testing.assert_allclose(H, np.stack([eps[:, 0] / sg, eps[:, 0] ** 2 - 1.0], axis=1), rtol=1e-10,
+                                   atol=1e-12)
+        assert np.all(np.isfinite(eg(lam, eps, xs)[1]))
+    eg = vi.elbo_grad(P.user_conj, vi.FullRankNormal(1), num_samples=50, estimator="score", entropy="mc", jit=jit)
+    assert np.all(np.isfinite(eg(vi.FullRankNormal(1).init_params(0), 3, xs)[1]))
+
+
+@pytest.mark.parametrize("jit", [False, True], ids=["py", "jit"])
+def test_hessians_jacobians_keywords(jit):
+    """hessian w.r.t. a dict (helpers with keyword-only parameters in dict comprehensions) and a namedtuple (state
+    changed by _replace in a while loop with break): blocks central differences of the gradient; jacobian (both
+    modes) and vjp of an array built in a loop with a branch; wrt naming keyword-only parameters passed by keyword."""
+    p = {"a": np.array([0.3, 0.1, 0.5]), "b": np.array([0.2, 0.4, 0.6])}
+    f = P.h04_helper_kw_in_dict_comprehension
+    H, g = srcdiff.hessian(f, wrt=0, jit=jit)(p), srcdiff.grad(f)
+    for k1 in p:
+        expect = _fd(lambda q, k1=k1: np.asarray(g(q)[k1]), [p], 0, 1e-5)
+        for k2 in p:
+            np.testing.assert_allclose(H[k1][k2], expect[k2], rtol=1e-4, atol=1e-6, err_msg=f"H[{k1}][{k2}]")
+    s0 = P.St(x=np.array([0.3, 0.5]), v=np.array([0.2, 0.1]))
+    f = P.h27_namedtuple_replace_while_break
+    H, g = srcdiff.hessian(f, wrt=0, jit=jit)(s0, 0.3), srcdiff.grad(f)
+    for a in ("x", "v"):
+        expect = _fd(lambda s, a=a: np.asarray(getattr(g(s, 0.3), a)), [s0], 0, 1e-5)
+        for b in ("x", "v"):
+            np.testing.assert_allclose(getattr(getattr(H, a), b), getattr(expect, b), rtol=1e-4, atol=1e-6)
+    f, args = P.h48_vec_out_rows_writes, (X3, 0.6)
+    expect = [_fd(f, args, 0), _fd(f, args, 1)]
+    for mode in ("forward", "reverse"):
+        _close(srcdiff.jacobian(f, wrt=(0, 1), jit=jit, mode=mode)(*args), expect, 1e-6, 1e-8, mode)
+    ct = np.array([0.3, -1.0, 0.5, 2.0])
+    _, (gx, ga) = srcdiff.vjp(f, wrt=(0, 1), jit=jit)(*args, ct)
+    _close((gx, ga), [np.tensordot(ct, e, axes=1) for e in expect], 1e-6, 1e-8)
+    f = P.h40_kwonly_wrt
+    v, (gx, gs) = srcdiff.value_and_grad(f, wrt=("x", "scale"), jit=jit)(X3, scale=1.5)
+    assert v == pytest.approx(f(X3, scale=1.5), rel=1e-12)
+    assert gs == pytest.approx((f(X3, scale=1.5 + 1e-6) - f(X3, scale=1.5 - 1e-6)) / 2e-6, rel=1e-6)
+    gb = srcdiff.grad(f, wrt="bias", jit=jit)(X3, bias=0.2, scale=0.7)
+    assert gb == pytest.approx((f(X3, scale=0.7, bias=0.2 + 1e-6) - f(X3, scale=0.7, bias=0.2 - 1e-6)) / 2e-6, rel=1e-6)
+
+
+def test_parallel_row_loss():
+    """jit="parallel" of a loss summed row by row gives the Python backend's value and gradient (to the chunks'
+    rounding) and central differences'."""
+    rng = np.random.default_rng(1)
+    X = rng.normal(size=(300, 3))
+    ys = (X @ np.array([1.0, -1.0, 0.5]) > 0) * 1.0
+    w = np.array([0.3, -0.2, 0.5])
+    v, g = srcdiff.value_and_grad(P.row_loss, wrt=0, jit="parallel")(w, X, ys)
+    v0, g0 = srcdiff.value_and_grad(P.row_loss, wrt=0)(w, X, ys)
+    assert v == pytest.approx(v0, rel=1e-12)
+    np.testing.assert_allclose(g, g0, rtol=1e-10)
+    np.testing.assert_allclose(g, _fd(P.row_loss, (w, X, ys), 0), rtol=1e-6)
