@@ -285,8 +285,6 @@ class _Flow:
         view, target, base = (spelled.get(versions.get(n, n), versions.get(n, n)) for n in (view, target, base))
         view = self._as_the_user_spells(view)
         self._read_after_a_gradient(view, w, read)
-        message = (f"`{view}` shares memory with `{target}`, which this assignment writes in place, "
-                   f"and is read afterwards: srcdiff does not follow writes through views")
         if view in self.stacks():
             fail(w, self.unit, f"this assignment writes in place into an array the list `{view}` holds (appended "
                                f"before it as `{target}`), and the list is read afterwards: srcdiff does not follow "
@@ -296,6 +294,11 @@ class _Flow:
                      f"{target} += v)" if anno.get(w, anno.IN_PLACE) else ""))
         if view == target:     # two bindings of one name (a swap in a loop, then a second name written)
             fail(w, self.unit, *one_name_twice(view))
+        # (a name srcdiff made, `y1` of `y = a if c else b`, as the user spells it: `y`)
+        target, base = (self._as_the_user_spells(n) if self._as_the_user_spells(n) != view else n
+                        for n in (target, base))
+        message = (f"`{view}` shares memory with `{target}`, which this assignment writes in place, "
+                   f"and is read afterwards: srcdiff does not follow writes through views")
         func, where = anno.get(w, anno.FUNC), anno.get(w, anno.FILE)
         if func is not None and func != self.unit.node.name and where and not is_generated_file(where):
             # (a helper of the user's, inlined: `target` is its parameter's name, perhaps renamed, not the caller's)

@@ -25,8 +25,10 @@ from ..errors import fail
 from .astutil import assign, block_jumps, dotted_name, literal_value, load, nested_blocks, walk, walk_of
 
 CONVERSIONS = frozenset({"np.array", "np.asarray", "np.stack"})
-_ADVICE = ("build the list with appends and convert it once, after the last append: arr = np.array(out); then "
-           "index, iterate or sum arr")
+def _advice(name: str) -> str:
+    """What to write instead, in the user's name of the list."""
+    return (f"build the list with appends and convert it once, after the last append: arr = np.array({name}); then "
+            "index, iterate or sum arr")
 
 
 def has_lists(node) -> bool:
@@ -204,7 +206,7 @@ def _bound_again(unit, s, name):
                       "builds it", f"append to `{name}` in this function ({name}.append({call.func.id}_item(...)), "
                                    f"the function returning the item), or pass it np.array({name}) and have it "
                                    "return an array")
-    fail(s, unit, f"the list `{name}` is bound again to another value", _ADVICE)
+    fail(s, unit, f"the list `{name}` is bound again to another value", _advice(name))
 
 
 def _scope_walk(fn, name=None):
@@ -252,7 +254,7 @@ def _check_list(unit, fn, name, stacks):
             allowed.add(id(n.func.value))
             (appends if n.func.attr == "append" else pops if n.func.attr == "pop" else []).append(n)
             if n.func.attr not in ("append", "pop"):
-                fail(n, unit, f"the list method .{n.func.attr}() of `{name}` is not supported", _ADVICE)
+                fail(n, unit, f"the list method .{n.func.attr}() of `{name}` is not supported", _advice(name))
             if n.func.attr == "pop" and (n.args or n.keywords):
                 fail(n, unit, f"`{name}.pop(...)` at an index: reverse mode differentiates lists as stacks, "
                               "whose pop() takes the last item", "pop() from the end (append the items in the "
@@ -286,7 +288,7 @@ def _check_list(unit, fn, name, stacks):
                      f"return the array of it, np.array({name}) (converted once, after the last append), and work "
                      "on the array where the function is called")
             fail(n, unit, f"the list `{name}` is used other than by append, pop, len or one np.array({name}): "
-                          "reverse mode differentiates lists as stacks", _ADVICE)
+                          "reverse mode differentiates lists as stacks", _advice(name))
     if not conversions:
         return
     at = conversions[0]
@@ -294,22 +296,24 @@ def _check_list(unit, fn, name, stacks):
         returned = [r for r in nodes if isinstance(r, gast.Return) and not any(r is t for t in fn.body)
                     and any(c is n for c in conversions for n in walk(r))]     # (an early one, in a loop or branch)
         fail(conversions[1], unit, f"the list `{name}` is converted to an array twice",
-             _exit_advice(name, returned[0], in_loop=_in_loop(fn, returned[0])) if returned else _ADVICE)
+             _exit_advice(name, returned[0], in_loop=_in_loop(fn, returned[0])) if returned else _advice(name))
     if pops:
-        fail(pops[0], unit, f"the list `{name}` is both popped and converted to an array", _ADVICE)
+        fail(pops[0], unit, f"the list `{name}` is both popped and converted to an array", _advice(name))
     bindings = [s for s in nodes if _empty_list(s) and s.targets[0].id == name]
     if len(bindings) > 1:
-        fail(bindings[1], unit, f"the list `{name}` is bound to a new list twice and converted to an array", _ADVICE)
+        fail(bindings[1], unit, f"the list `{name}` is bound to a new list twice and converted to an array",
+             _advice(name))
     block = next(b for b in _blocks(fn) if any(s is bindings[0] for s in b))
     first = next(k for k, s in enumerate(block) if s is bindings[0])
     top = next((k for k, s in enumerate(block) if any(n is at for n in walk(s))), None)
     if top is None or top < first or isinstance(block[top], (gast.If, gast.For, gast.While)):
         fail(at, unit, f"np.array({name}) in a loop or a branch of its own, or away from the block that binds "
-                       f"`{name} = []` (it may run more than once, or not at all, for one list)", _ADVICE)
+                       f"`{name} = []` (it may run more than once, or not at all, for one list)", _advice(name))
     between = block[first + 1:top]
     if any(a is n for a in appends for s in block[top:] for n in walk(s)) or any(
             not any(a is n for s in between for n in walk(s)) for a in appends):
-        fail(at, unit, f"`{name}` is appended to after np.array({name}), or outside the block that binds it", _ADVICE)
+        fail(at, unit, f"`{name}` is appended to after np.array({name}), or outside the block that binds it",
+             _advice(name))
     jump = next(block_jumps(between), None)
     if jump is not None:
         fail(at, unit, f"np.array({name}) after an early return, break or continue between `{name} = []` and it (on "
