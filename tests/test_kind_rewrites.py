@@ -2,6 +2,7 @@
 array literal operands), checked on the generated source and on the gradients (both backends)."""
 import numpy as np
 import pytest
+from scipy.special import softmax
 
 import srcdiff
 from gradcheck import check_grad, numerical_grad
@@ -141,3 +142,24 @@ def test_sum_start_after_array_literals(jit):
     g = srcdiff.grad(sum_after_a_list_sum, wrt=(0, 1), jit=jit)
     g(0.3, np.array([0.2, -0.4, 0.7]))
     assert "np.zeros((1,))" in srcdiff.source(g)     # the start where zip runs no iteration: the terms' rank
+
+
+def softmax_along_0(x):
+    return np.sum(softmax(x, axis=0) * x)
+
+
+def keepdims_reductions(x):
+    return np.sum(np.nanmean(x, -1, keepdims=True) * x) + np.sum(np.max(x, 0, keepdims=True) * x) + np.prod(x, axis=-1)
+
+
+@pytest.mark.parametrize("jit", [False, True], ids=["py", "jit"])
+@pytest.mark.parametrize("f", [softmax_along_0, keepdims_reductions])
+@pytest.mark.parametrize("x", [np.array(0.7), 0.7, np.array([0.7, -0.2, 1.1])], ids=["0-d", "float", "vector"])
+def test_keepdims_of_a_0d_array_keeps_its_shape(f, x, jit):
+    """NumPy reduces a 0-d array along axis 0 or -1, and keepdims=True keeps it 0-d (np.expand_dims of the reduced
+    number would be (1,)): the gradient of softmax(x, axis=0) of a 0-d x had shape (1,) in both backends, and the
+    value of np.nanmean(x, -1, keepdims=True) * x too (test_shape_edges' full sweep)."""
+    value, g = srcdiff.value_and_grad(f, jit=jit)(x)
+    assert np.shape(value) == np.shape(f(x)) and np.shape(g) == np.shape(x)
+    np.testing.assert_allclose(value, f(x), rtol=1e-12)
+    np.testing.assert_allclose(g, numerical_grad(f, [x], 0), rtol=1e-6, atol=1e-8)

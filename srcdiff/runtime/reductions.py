@@ -129,10 +129,11 @@ _register_reduction(logsumexp, k3.logsumexp_mid, "logsumexp")
 
 # --- adjoints: Python ---------------------------------------------------------
 
-def _keep(v, axis, dt):
-    """Reduced value `v` as an array broadcastable against x (the reduced axis restored)."""
+def _keep(v, axis, dt, nd):
+    """Reduced value `v` as an array broadcastable against x of rank nd (the reduced axis restored; a 0-d x, which
+    NumPy reduces along axis 0 or -1, has none to restore)."""
     v = np.asarray(v, dtype=dt)
-    return v if axis is None else np.expand_dims(v, axis)
+    return v if axis is None or nd == 0 else np.expand_dims(v, axis)
 
 
 def _spread(gk, shape, dt):
@@ -146,7 +147,7 @@ def sum_grad(g, x, axis=None):
     if not is_array(x):
         return g
     dt = float_dtype(x.dtype)
-    return _spread(_keep(g, axis, dt), x.shape, dt)
+    return _spread(_keep(g, axis, dt, x.ndim), x.shape, dt)
 
 
 def mean_grad(g, x, axis=None):
@@ -155,7 +156,7 @@ def mean_grad(g, x, axis=None):
         return g
     dt = float_dtype(x.dtype)
     n = x.size if axis is None else x.shape[axis]
-    return _spread(_keep(g, axis, dt) / dt.type(n), x.shape, dt)
+    return _spread(_keep(g, axis, dt, x.ndim) / dt.type(n), x.shape, dt)
 
 
 def prod_grad(g, x, ans, axis=None):
@@ -163,6 +164,7 @@ def prod_grad(g, x, ans, axis=None):
     if not is_array(x):
         return g
     dt = float_dtype(x.dtype)
+    axis = None if x.ndim == 0 else axis     # (NumPy reduces a 0-d x along axis 0 or -1: its one entry)
     ax = 0 if axis is None else norm_axis(axis, x.ndim)
     xm = np.moveaxis(x.reshape(-1) if axis is None else x, ax, -1).astype(dt)
     if xm.shape[-1] == 0:
@@ -171,7 +173,7 @@ def prod_grad(g, x, ans, axis=None):
     left = np.cumprod(np.concatenate([ones, xm[..., :-1]], axis=-1), axis=-1)
     right = np.cumprod(np.concatenate([ones, xm[..., :0:-1]], axis=-1), axis=-1)[..., ::-1]
     others = np.moveaxis(left * right, -1, ax).reshape(x.shape)
-    return _spread(_keep(g, axis, dt) * others, x.shape, dt)
+    return _spread(_keep(g, axis, dt, x.ndim) * others, x.shape, dt)
 
 
 def prod_others_jvp(t, x, axis=None):
@@ -193,6 +195,7 @@ def _others_derivative(x, axis, t, s):
     if not is_array(x):
         return 0.0 * t if s is None else 0.0 * t * s
     dt = float_dtype(x.dtype)
+    axis = None if x.ndim == 0 else axis     # (NumPy reduces a 0-d x along axis 0 or -1: its one entry)
     ax = 0 if axis is None else norm_axis(axis, x.ndim)
 
     def lines(a):
@@ -224,10 +227,10 @@ def _extremum_grad(g, x, ans, axis):
     if not is_array(x):
         return g
     dt = float_dtype(x.dtype)
-    mask = x == _keep(ans, axis, x.dtype)
+    mask = x == _keep(ans, axis, x.dtype, x.ndim)
     cnt = np.sum(mask, axis=axis, keepdims=True)
     with np.errstate(divide="ignore", invalid="ignore"):
-        share = _keep(g, axis, dt) / cnt.astype(dt)
+        share = _keep(g, axis, dt, x.ndim) / cnt.astype(dt)
     out = np.where(mask, share, dt.type(0))
     return np.where(np.isnan(x), dt.type(np.nan), out).astype(dt, copy=False)   # NaN propagates, as in f
 
@@ -251,7 +254,7 @@ def logsumexp_grad(g, x, ans, axis=None):
     if not is_array(x):
         return g if x != -np.inf else g * 0
     dt = float_dtype(x.dtype)
-    gk, ak = _keep(g, axis, dt), _keep(ans, axis, dt)
+    gk, ak = _keep(g, axis, dt, x.ndim), _keep(ans, axis, dt, x.ndim)
     with np.errstate(invalid="ignore", over="ignore", divide="ignore"):
         w = np.where(x == -np.inf, dt.type(0), gk * np.exp(x - ak))
         is_inf = x == np.inf

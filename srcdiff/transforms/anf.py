@@ -275,7 +275,7 @@ class _ANF:
             if any(k.arg is None for k in kws):
                 fail(e, self.unit, "**kwargs in calls is not supported")
             out = gast.Call(func=e.func, args=args, keywords=kws)
-            anno.copy(e, out, (anno.COPY_MODULE, anno.READ_ONLY))    # (np.copy of copy.copy, x.imag: kind_rewrites)
+            anno.copy(e, out, (anno.COPY_MODULE, anno.READ_ONLY, anno.KEEPDIMS))  # (np.copy of copy.copy, x.imag, keepdims: kind_rewrites)
             return out
         if isinstance(e, gast.Subscript):
             return anno.copy(e, gast.Subscript(value=self.atom(e.value, pre, base), slice=self.index(e.slice, pre, base),

@@ -207,6 +207,10 @@ FOLDED_FROM = _key("folded_from", """ast.expr: on a constant the CUDA lowering f
     `3 - 1` -> 2), the expression it stands for (whose parts may carry this fact in turn). Written by cuda/host.py
     (fold_shapes); read by cuda/spelling.py (shown, quoted: a message quotes the user's `a[a.shape[0] - 1]`, not
     `a[2]`).""")
+KEEPDIMS = _key("keepdims", """True on the `rt.expand_dims(r, axis)` canonicalize wrote for a reduction's keepdims=True (r the
+    reduction `rt.<op>(x, axis)`): NumPy keeps a 0-d x's shape there (`np.sum(x, axis=0, keepdims=True)` of a 0-d x
+    is 0-d, where `np.expand_dims` of a number has shape (1,)). Written by canonicalize (_axis_reduction), kept by anf; read by
+    kind_rewrites.scalar_items, which drops the call where the kinds say x is 0-d or a number.""")
 IN_RANGE = _key("in_range", """True on a subscript whose index is in range by construction: a row-blocked loop's buffer
     or view read at a row of its block, a chunk's row of partial results (runs on threads: a test inside it
     would raise where a thread cannot; the loop's own test is written before it). Written by rowblocks

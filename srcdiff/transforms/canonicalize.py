@@ -285,6 +285,7 @@ class _Canon(Transformer):
                                node)
             for a in sorted(axes, reverse=axes[0] < 0) if keepdims else []:
                 out = copy_loc(gast.Call(func=dotted("rt.expand_dims"), args=[out, const(a)], keywords=[]), node)
+                anno.set(out, anno.KEEPDIMS)
             return out
         if axis is None:
             out = gast.Call(func=dotted("np.sum" if name == "np.sum" else name), args=node.args[:1], keywords=[])
@@ -297,6 +298,7 @@ class _Canon(Transformer):
         if keepdims:
             out = copy_loc(gast.Call(func=dotted("rt.expand_dims"), args=[out, copy.deepcopy(axis)],
                                      keywords=[]), node)
+            anno.set(out, anno.KEEPDIMS)
         return out
 
     def _array(self, name, node):

@@ -401,6 +401,9 @@ the kinds give is b where NumPy's check of the axes passes, else NumPy's ValueEr
         def visit_Call(self, n):
             nonlocal changed
             self.generic_visit(n)
+            if anno.get(n, anno.KEEPDIMS) and reduced_of_0d(n.args[0]):
+                changed = True
+                return n.args[0]
             axes = [literal_value(a) for a in n.args[1:]]
             nd = ndim(kind_map.get(n.args[0].id)) if n.args and isinstance(n.args[0], gast.Name) else None
             if dotted_name(n.func) in ("np.concatenate", "np.stack"):
@@ -428,6 +431,15 @@ the kinds give is b where NumPy's check of the axes passes, else NumPy's ValueEr
             raise SrcdiffValueError(f"np.rot90 of an array of rank {nd} with axes={tuple(axes)}: NumPy raises ValueError: "
                                     f"{numpy_says}" + (f"\n    {text.strip()}" if text else ""), unit.filename, line,
                                     advice="give np.rot90 two different axes of the array, axes=(0, 1) of a matrix")
+
+    reductions = {s.targets[0].id: s.value for s in walk_statements(unit.node.body)
+                  if isinstance(s, gast.Assign) and len(s.targets) == 1 and isinstance(s.targets[0], gast.Name)
+                  and isinstance(s.value, gast.Call) and s.value.args and isinstance(s.value.args[0], gast.Name)}
+
+    def reduced_of_0d(r):   # the keepdims reduction's value r is of a 0-d x (or a number): NumPy keeps x's shape
+        call = reductions.get(r.id) if isinstance(r, gast.Name) else r if isinstance(r, gast.Call) else None
+        x = call.args[0] if call is not None and call.args else None
+        return isinstance(x, gast.Name) and ndim(kind_map.get(x.id)) == 0
 
     def joined(n):   # np.concatenate / np.stack of a literal tuple of arrays whose rank the kinds give, along a literal
         # axis they lack (np.stack's: of rank + 1): NumPy's AxisError at the line (Numba could not compile the join)
