@@ -1092,6 +1092,70 @@ def row_loss(w, X, y):
         tot = tot - (y[i] * np.log(p) + (1 - y[i]) * np.log(1 - p))
     return tot / X.shape[0] + 0.01 * np.sum(w * w)
 
+
+def make_scaled(c, p=2.0):
+    def g(u):
+        return c * u ** p
+    return g
+
+
+def make_affine(w):
+    return lambda u: w[0] * u + w[1]
+
+
+def q01_factory_arg_rebound_after(x):
+    c = x[0]
+    g = make_scaled(c)
+    c = c * 3.0
+    return g(x[1]) + c
+
+
+def q02_factory_array_written_after(x):
+    w = x[:2].copy()
+    g = make_affine(w)
+    w[0] = w[0] * 5.0
+    return g(x[2])
+
+
+def q03_factory_array_rebound_after(x):
+    w = x[:2] * 1.0
+    g = make_affine(w)
+    w = w * 5.0
+    return g(x[2]) + np.sum(w)
+
+
+def q04_factory_in_loop_called_after(x):
+    s = 0.0
+    for i in range(3):
+        g = make_scaled(x[i], p=i + 1.0)
+        s = s + g(x[(i + 1) % 3])
+    return s + g(x[0])
+
+
+def q05_closure_nonlocal_like_rebind(x):
+    c = x[0]
+    def g(u):
+        return c * u
+    a = g(x[1])
+    c = x[2] * 2.0
+    b = g(x[1])
+    return a * b
+
+
+def q06_lambda_captures_loop_array(x):
+    fs_total = 0.0
+    y = x.copy()
+    for i in range(3):
+        h = lambda u: u * y[i]
+        y = y * 1.5
+        fs_total = fs_total + h(x[i])
+    return fs_total
+
+
+def q07_factory_kwarg_call(x):
+    g = make_scaled(p=3.0, c=x[1])
+    return g(x[0]) + make_scaled(x[2])(x[0])
+
 ''')
 
 
@@ -1199,6 +1263,12 @@ CASES = {
     "m18_matrix_loop_rows_cols_swap": ((r(2, 2),), (0,), True),
     "m19_nested_break_continue_while": ((X3,), (0,), True),
     "m20_array_grows_concatenate_loop": ((X4,), (0,), True),
+    "q01_factory_arg_rebound_after": ((X3,), (0,), False),
+    "q03_factory_array_rebound_after": ((X3,), (0,), False),
+    "q04_factory_in_loop_called_after": ((X3,), (0,), True),
+    "q05_closure_nonlocal_like_rebind": ((X3,), (0,), False),
+    "q06_lambda_captures_loop_array": ((X3,), (0,), True),
+    "q07_factory_kwarg_call": ((X3,), (0,), False),
 }
 CHECKPOINTED = sorted(name for name, (_, _, loop) in CASES.items() if loop)
 
@@ -1271,7 +1341,9 @@ def test_checkpointed(name, jit):
 def test_declines(jit):
     """Declines name the file:line, the construct and what to write instead, in the user's names: `y` of
     `y = a if c else b` (was srcdiff's `y1`: "`a` shares memory with `y1`", "make `y1` a copy"), the list's own name
-    in the advice (was `arr = np.array(out)` of a list named `hist`)."""
+    in the advice (was `arr = np.array(out)` of a list named `hist`), the function a factory returned and the array
+    it holds (`g = make_affine(w)`, then `w[0] = ...` and `g(u)`: was "`g` shares memory with `w`", "make `g` a copy
+    where it is created (np.copy(...))", of a function)."""
     where = r"handwritten_twentyeighth\.py:\d+: "
     shares = where + r"`{0}` shares memory with `{1}`, which this assignment writes in place.*hint: write into `{0}` " \
                      r"itself instead of through `{1}`, or make `{1}` a copy"
@@ -1295,6 +1367,9 @@ def test_declines(jit):
             ("m07_function_default_overridden", (X3,), where + r"call of act_apply: the default of its parameter "
                                                               r"'act' is a ufunc.*pass act explicitly"),
             ("m08_recursion_float_condition", (X3,), where + r"a nested function that calls itself \('halve'\)"),
+            ("q02_factory_array_written_after", (X3,), where + r"`g`, the function `make_affine` returned "
+                                                              r"\(line \d+\), holds the array `w` as `make_affine`'s "
+                                                              r"parameter `w`.*hint: call `make_affine` after the write"),
             ("k44_diag_setting_fill_diagonal", (r(2, 2),), where + r"call to numpy\.fill_diagonal has no "
                                                                    r"differentiation rule")):
         with pytest.raises(srcdiff.SrcdiffError, match="(?s)" + pattern) as info:
