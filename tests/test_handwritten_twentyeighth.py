@@ -1183,6 +1183,51 @@ def z05_tuple_arg_items_written(t):
     a[0] = b[0] * 2.0
     return np.sum(a * b) + np.sum(t[0])
 
+
+def y01_ckpt_dict_state_early_return(x):
+    st = {"a": x[0], "b": x * 0.5}
+    for t in range(5):
+        st = {"a": st["a"] * 0.9 + np.sum(st["b"]) * 0.1, "b": st["b"] * st["a"]}
+        if st["a"] > 1.0:
+            return st["a"] + np.sum(st["b"])
+    return st["a"] * 2.0
+
+
+def y02_ckpt_while_list_nested_def(x, a):
+    def step(v, h=0.1):
+        return v + h * np.sin(a * v)
+    out = []
+    v = x
+    k = 0
+    while k < 4:
+        v = step(v, h=0.05 * (k + 1))
+        out.append(v)
+        k += 1
+    Y = np.array(out)
+    return np.sum(Y[-1] * Y[0])
+
+
+def y03_continue_first_few(x):
+    s = 0.0
+    for i in range(2):
+        if i == 0:
+            continue
+        s = s + x[i] * x[0]
+    return s
+
+
+def y06_negative_step_break(x):
+    s = 0.0
+    for i in range(len(x) - 1, -1, -2):
+        s = s * x[i] + x[i]
+        if s > 0.9:
+            break
+    return s
+
+
+def y07_int_and_float_arrays_mix(x, k, w):
+    return np.sum(x * k * w) + np.sum((x + k) ** 2) / np.sum(k)
+
 ''')
 
 
@@ -1299,6 +1344,11 @@ CASES = {
     "z01_where_sqrt_negative": ((np.array([0.3, -0.2, 0.5, -0.7]),), (0,), False),
     "z03_negative_mod_floor": ((np.array([-0.43, 0.21, -1.17]),), (0,), False),
     "z04_method_forms": ((np.array([[0.3, 0.15], [0.45, 0.2], [0.6, 0.35]]),), (0,), False),
+    "y01_ckpt_dict_state_early_return": ((np.array([0.5, 0.9, 1.2]),), (0,), True),
+    "y02_ckpt_while_list_nested_def": ((X3, 0.8), (0, 1), True),
+    "y03_continue_first_few": ((X3,), (0,), True),
+    "y06_negative_step_break": ((np.array([0.5, 0.9, 0.7, 0.8, 0.6]),), (0,), True),
+    "y07_int_and_float_arrays_mix": ((X3, np.array([1, 3, 2]), np.float32(0.5)), (0,), False),
 }
 CHECKPOINTED = sorted(name for name, (_, _, loop) in CASES.items() if loop)
 
@@ -1324,6 +1374,7 @@ def _f64(args):
     return [a.astype(float) if isinstance(a, np.ndarray) and a.dtype == np.float32 else a for a in args]
 
 
+@pytest.mark.filterwarnings("ignore:invalid value encountered in log:RuntimeWarning")   # (z01: np.where of a log)
 @pytest.mark.parametrize("jit", [False, True], ids=["py", "jit"])
 @pytest.mark.parametrize("name", sorted(CASES))
 def test_program(name, jit):
@@ -1400,7 +1451,8 @@ def test_declines(jit):
             ("m08_recursion_float_condition", (X3,), where + r"a nested function that calls itself \('halve'\)"),
             ("q02_factory_array_written_after", (X3,), where + r"`g`, the function `make_affine` returned "
                                                               r"\(line \d+\), holds the array `w` as `make_affine`'s "
-                                                              r"parameter `w`.*hint: call `make_affine` after the write"),
+                                                              r"parameter `w`.*hint: call `make_affine` after the "
+                                                              r"write"),
             ("k44_diag_setting_fill_diagonal", (r(2, 2),), where + r"call to numpy\.fill_diagonal has no "
                                                                    r"differentiation rule")):
         with pytest.raises(srcdiff.SrcdiffError, match="(?s)" + pattern) as info:
