@@ -11,6 +11,18 @@ helpers with inner breaks or write rows in place, log Z by hand (the textbook ma
 recursion, a linear-chain CRF, a local-level Kalman filter), a Newton solve stopped by a tolerance, recursion. The k
 programs: second names of arrays written in place (through a dict, a namedtuple, an identity helper, a swap, an
 alias rebound in a loop, element swaps by tuple assignment, index-list swaps, `y += y.T`, `y[:] = y[::-1] * x`).
+The m, q, y and z programs: checkpointed loops (triangular inner loops, zip, names first bound in the loop, data-
+dependent while trips, dict state with an early return), overlapping slice writes in loops, factories whose
+arguments are bound again or written after the call, np.where of a masked log, negative % and //, method forms. The
+n programs write into their arguments; the v programs are 15 variants of the HMM forward recursion that the fused
+log-domain products might match (commuted, transposed, a matrix changing, written or bound again in the loop,
+emissions written ahead, max-product, two chains sharing the matrix, scaled probabilities written into a table).
+
+144 programs were written by hand: 125 pass in both backends; 18 are declined with a message naming the line and
+what to write instead (test_declines), 3 of whose messages were unclear and are fixed: srcdiff's `y1` for the user's
+`y` of `y = a if c else b`, `arr = np.array(out)` advised for a list named `hist`, and "make `g` a copy where it is
+created (np.copy(...))" of a function a factory returned; 1 gives NaN where central differences give 0, open
+(test_where_of_a_branch_nan_at_the_point, strict xfail).
 """
 import copy
 import itertools
@@ -1092,6 +1104,142 @@ def row_loss(w, X, y):
         tot = tot - (y[i] * np.log(p) + (1 - y[i]) * np.log(1 - p))
     return tot / X.shape[0] + 0.01 * np.sum(w * w)
 
+
+def make_scaled(c, p=2.0):
+    def g(u):
+        return c * u ** p
+    return g
+
+
+def make_affine(w):
+    return lambda u: w[0] * u + w[1]
+
+
+def q01_factory_arg_rebound_after(x):
+    c = x[0]
+    g = make_scaled(c)
+    c = c * 3.0
+    return g(x[1]) + c
+
+
+def q02_factory_array_written_after(x):
+    w = x[:2].copy()
+    g = make_affine(w)
+    w[0] = w[0] * 5.0
+    return g(x[2])
+
+
+def q03_factory_array_rebound_after(x):
+    w = x[:2] * 1.0
+    g = make_affine(w)
+    w = w * 5.0
+    return g(x[2]) + np.sum(w)
+
+
+def q04_factory_in_loop_called_after(x):
+    s = 0.0
+    for i in range(3):
+        g = make_scaled(x[i], p=i + 1.0)
+        s = s + g(x[(i + 1) % 3])
+    return s + g(x[0])
+
+
+def q05_closure_nonlocal_like_rebind(x):
+    c = x[0]
+    def g(u):
+        return c * u
+    a = g(x[1])
+    c = x[2] * 2.0
+    b = g(x[1])
+    return a * b
+
+
+def q06_lambda_captures_loop_array(x):
+    fs_total = 0.0
+    y = x.copy()
+    for i in range(3):
+        h = lambda u: u * y[i]
+        y = y * 1.5
+        fs_total = fs_total + h(x[i])
+    return fs_total
+
+
+def q07_factory_kwarg_call(x):
+    g = make_scaled(p=3.0, c=x[1])
+    return g(x[0]) + make_scaled(x[2])(x[0])
+
+
+def z01_where_sqrt_negative(x):
+    return np.sum(np.where(x > 0, np.sqrt(np.abs(x)) * x, 0.0)) + np.sum(np.where(x > 0, np.log(x), x))
+
+
+def z02_where_sinc_at_zero(x):
+    return np.sum(np.where(x != 0, np.sin(x) / x, 1.0))
+
+
+def z03_negative_mod_floor(x):
+    y = (x - 1.0) % 0.3 + (x * 3.0) // 1.0
+    return np.sum(y * x)
+
+
+def z04_method_forms(M):
+    a = M.sum(axis=0, keepdims=True)
+    b = M.T @ M
+    c = M.clip(0.1, 0.5).cumsum()
+    d = M.mean(1).dot(M.max(axis=1))
+    return np.sum(a * M) + b.trace() + c[-1] + d + M.std() + M.var(ddof=1) + M.flatten()[1] + M.prod()
+
+
+def z05_tuple_arg_items_written(t):
+    a, b = t
+    a[0] = b[0] * 2.0
+    return np.sum(a * b) + np.sum(t[0])
+
+
+def y01_ckpt_dict_state_early_return(x):
+    st = {"a": x[0], "b": x * 0.5}
+    for t in range(5):
+        st = {"a": st["a"] * 0.9 + np.sum(st["b"]) * 0.1, "b": st["b"] * st["a"]}
+        if st["a"] > 1.0:
+            return st["a"] + np.sum(st["b"])
+    return st["a"] * 2.0
+
+
+def y02_ckpt_while_list_nested_def(x, a):
+    def step(v, h=0.1):
+        return v + h * np.sin(a * v)
+    out = []
+    v = x
+    k = 0
+    while k < 4:
+        v = step(v, h=0.05 * (k + 1))
+        out.append(v)
+        k += 1
+    Y = np.array(out)
+    return np.sum(Y[-1] * Y[0])
+
+
+def y03_continue_first_few(x):
+    s = 0.0
+    for i in range(2):
+        if i == 0:
+            continue
+        s = s + x[i] * x[0]
+    return s
+
+
+def y06_negative_step_break(x):
+    s = 0.0
+    for i in range(len(x) - 1, -1, -2):
+        s = s * x[i] + x[i]
+        if s > 0.9:
+            break
+    return s
+
+
+def y07_int_and_float_arrays_mix(x, k, w):
+    return np.sum(x * k * w) + np.sum((x + k) ** 2) / np.sum(k)
+
 ''')
 
 
@@ -1199,6 +1347,20 @@ CASES = {
     "m18_matrix_loop_rows_cols_swap": ((r(2, 2),), (0,), True),
     "m19_nested_break_continue_while": ((X3,), (0,), True),
     "m20_array_grows_concatenate_loop": ((X4,), (0,), True),
+    "q01_factory_arg_rebound_after": ((X3,), (0,), False),
+    "q03_factory_array_rebound_after": ((X3,), (0,), False),
+    "q04_factory_in_loop_called_after": ((X3,), (0,), True),
+    "q05_closure_nonlocal_like_rebind": ((X3,), (0,), False),
+    "q06_lambda_captures_loop_array": ((X3,), (0,), True),
+    "q07_factory_kwarg_call": ((X3,), (0,), False),
+    "z01_where_sqrt_negative": ((np.array([0.3, -0.2, 0.5, -0.7]),), (0,), False),
+    "z03_negative_mod_floor": ((np.array([-0.43, 0.21, -1.17]),), (0,), False),
+    "z04_method_forms": ((np.array([[0.3, 0.15], [0.45, 0.2], [0.6, 0.35]]),), (0,), False),
+    "y01_ckpt_dict_state_early_return": ((np.array([0.5, 0.9, 1.2]),), (0,), True),
+    "y02_ckpt_while_list_nested_def": ((X3, 0.8), (0, 1), True),
+    "y03_continue_first_few": ((X3,), (0,), True),
+    "y06_negative_step_break": ((np.array([0.5, 0.9, 0.7, 0.8, 0.6]),), (0,), True),
+    "y07_int_and_float_arrays_mix": ((X3, np.array([1, 3, 2]), np.float32(0.5)), (0,), False),
 }
 CHECKPOINTED = sorted(name for name, (_, _, loop) in CASES.items() if loop)
 
@@ -1224,6 +1386,7 @@ def _f64(args):
     return [a.astype(float) if isinstance(a, np.ndarray) and a.dtype == np.float32 else a for a in args]
 
 
+@pytest.mark.filterwarnings("ignore:invalid value encountered in log:RuntimeWarning")   # (z01: np.where of a log)
 @pytest.mark.parametrize("jit", [False, True], ids=["py", "jit"])
 @pytest.mark.parametrize("name", sorted(CASES))
 def test_program(name, jit):
@@ -1237,7 +1400,8 @@ def test_program(name, jit):
     value, grads = srcdiff.value_and_grad(f, wrt=wrt, jit=jit)(*given)
     for a, b in zip(_leaves(given), _leaves(args)):
         np.testing.assert_array_equal(a, b)
-    assert value == pytest.approx(y, rel=1e-10, abs=1e-12)
+    rel = 1e-6 if type(y) is np.float32 else 1e-10   # (float32: Numba's sinf and NumPy's differ by an ulp or two)
+    assert value == pytest.approx(y, rel=rel, abs=1e-12)
     assert type(value) is type(y) or isinstance(y, (float, int)) and type(value) is np.float64, (type(value), type(y))
     for k, g in zip(wrt, grads):
         _close(g, _fd(f, _f64(args), k), 1e-5, 1e-6, f"{name} d/d argument {k}")
@@ -1250,18 +1414,18 @@ def test_program(name, jit):
     rng = np.random.default_rng(len(name))
     tangents = tuple(_tangent(args[k], rng) for k in wrt)
     jv, jt = srcdiff.jvp(f, wrt=wrt, jit=jit)(*copy.deepcopy(args), tangents)
-    assert jv == pytest.approx(y, rel=1e-10, abs=1e-12)
+    assert jv == pytest.approx(y, rel=rel, abs=1e-12)
     assert jt == pytest.approx(sum(_dot(g, t) for g, t in zip(grads, tangents)), rel=1e-6, abs=1e-8)
 
 
 @pytest.mark.parametrize("jit", [False, True], ids=["py", "jit"])
 @pytest.mark.parametrize("name", CHECKPOINTED)
 def test_checkpointed(name, jit):
-    """`checkpoints=k` gives the taped value and gradient: k = 1, 2 and 3 snapshots in Python, 2 under Numba."""
+    """`checkpoints=k` gives the taped value and gradient: k = 1 and 3 snapshots in Python, 2 under Numba."""
     f = getattr(P, name)
     args, wrt, _ = CASES[name]
     value, grads = srcdiff.value_and_grad(f, wrt=wrt)(*copy.deepcopy(args))
-    for k in ((2,) if jit else (1, 2, 3)):
+    for k in ((2,) if jit else (1, 3)):
         v, g = srcdiff.value_and_grad(f, wrt=wrt, jit=jit, checkpoints=k)(*copy.deepcopy(args))
         assert v == pytest.approx(value, rel=1e-12, abs=1e-14)
         _close(g, grads, 1e-9, 1e-11, f"{name} checkpoints={k}")
@@ -1271,7 +1435,9 @@ def test_checkpointed(name, jit):
 def test_declines(jit):
     """Declines name the file:line, the construct and what to write instead, in the user's names: `y` of
     `y = a if c else b` (was srcdiff's `y1`: "`a` shares memory with `y1`", "make `y1` a copy"), the list's own name
-    in the advice (was `arr = np.array(out)` of a list named `hist`)."""
+    in the advice (was `arr = np.array(out)` of a list named `hist`), the function a factory returned and the array
+    it holds (`g = make_affine(w)`, then `w[0] = ...` and `g(u)`: was "`g` shares memory with `w`", "make `g` a copy
+    where it is created (np.copy(...))", of a function)."""
     where = r"handwritten_twentyeighth\.py:\d+: "
     shares = where + r"`{0}` shares memory with `{1}`, which this assignment writes in place.*hint: write into `{0}` " \
                      r"itself instead of through `{1}`, or make `{1}` a copy"
@@ -1295,6 +1461,10 @@ def test_declines(jit):
             ("m07_function_default_overridden", (X3,), where + r"call of act_apply: the default of its parameter "
                                                               r"'act' is a ufunc.*pass act explicitly"),
             ("m08_recursion_float_condition", (X3,), where + r"a nested function that calls itself \('halve'\)"),
+            ("q02_factory_array_written_after", (X3,), where + r"`g`, the function `make_affine` returned "
+                                                              r"\(line \d+\), holds the array `w` as `make_affine`'s "
+                                                              r"parameter `w`.*hint: call `make_affine` after the "
+                                                              r"write"),
             ("k44_diag_setting_fill_diagonal", (r(2, 2),), where + r"call to numpy\.fill_diagonal has no "
                                                                    r"differentiation rule")):
         with pytest.raises(srcdiff.SrcdiffError, match="(?s)" + pattern) as info:
@@ -1343,6 +1513,7 @@ WRITES_ARGUMENTS = {   # f writes into its array (or its dict's array) arguments
     "n02_writes_arg_slice_while": ((X3, np.array([[0.3, 0.4], [0.7, 0.2]])), (0, 1)),
     "n03_writes_dict_arg_item": (({"W": np.array([0.3, 0.1, 0.5]), "b": 0.3}, X3), (0, 1)),
     "n04_helper_writes_arg_ckpt": ((X3, 0.7), (0, 1)),
+    "z05_tuple_arg_items_written": (((np.array([0.3, 0.5]), np.array([0.2, 0.7])),), (0,)),
 }
 
 
@@ -1350,7 +1521,7 @@ WRITES_ARGUMENTS = {   # f writes into its array (or its dict's array) arguments
 @pytest.mark.parametrize("name", sorted(WRITES_ARGUMENTS))
 def test_arguments_written(name, jit):
     """A function that writes into its arguments' arrays (in a loop with an early return, in a while loop, a dict
-    argument's item, through a helper in a checkpointed loop): every transform leaves the arguments as one call of f
+    argument's item, through a helper in a checkpointed loop, a tuple argument's item unpacked): every transform leaves the arguments as one call of f
     does, the tangents as given, and gives central differences' gradient (of f on copies), jvp and hvp."""
     f = getattr(P, name)
     args, wrt = WRITES_ARGUMENTS[name]
@@ -1588,3 +1759,15 @@ def test_parallel_row_loss():
     assert v == pytest.approx(v0, rel=1e-12)
     np.testing.assert_allclose(g, g0, rtol=1e-10)
     np.testing.assert_allclose(g, _fd(P.row_loss, (w, X, ys), 0), rtol=1e-6)
+
+
+@pytest.mark.xfail(strict=True, reason="open: the adjoint of the branch np.where leaves out is 0 times its local "
+                                       "derivative, NaN where that branch is 0/0 (JAX gives NaN too)")
+def test_where_of_a_branch_nan_at_the_point():
+    """`np.where(x != 0, np.sin(x) / x, 1.0)` at x = 0: central differences give 0 for that element; the gradient
+    is NaN there (the division's adjoint g / x is 0 / 0). Strict: a fix makes this pass and must drop the mark."""
+    x = np.array([0.3, 0.0, -0.5])
+    with np.errstate(invalid="ignore", divide="ignore"):
+        g = srcdiff.grad(P.z02_where_sinc_at_zero)(x)
+        expect = _fd(P.z02_where_sinc_at_zero, (x,), 0)
+    np.testing.assert_allclose(g, expect, rtol=1e-5, atol=1e-6)

@@ -234,6 +234,23 @@ class _Flow:
                     f"naming an array bound once is that array at every call), or make the default a copy "
                     f"({param}={target}.copy()) if `{func}` is to read the values it had where it was defined")
 
+    def _factory_argument_after_a_write(self, view, w, target) -> None:
+        """Decline, naming the function and the factory's call, a call of `g` (`g = make(c)`, whose argument c
+        factories binds to a name of its making, `g_c`, which each call of g passes) after a write into the array
+        `c` was: Python's g reads that array, written; srcdiff does not follow the write through the second name."""
+        for s in walk_statements(self.unit.node.body):
+            made = anno.get(s, anno.FACTORY_ARGUMENT) if isinstance(s, gast.Assign) else None
+            if made and isinstance(s.targets[0], gast.Name) and s.targets[0].id == view:
+                func, factory, param, line = made
+                shown = self._as_the_user_spells(target)
+                at = f" (line {line})" if line else ""
+                self._fail_at_write(
+                    w, f"`{func}`, the function `{factory}` returned{at}, holds the array `{shown}` as `{factory}`'s "
+                       f"parameter `{param}`, and this assignment writes that array in place before a later call of "
+                       f"`{func}` reads it: srcdiff does not follow writes through a second name of an array",
+                    f"call `{factory}` after the write (bind `{func}` there), or pass it a copy ({factory}(..., "
+                    f"{param}={shown}.copy())) if `{func}` is to read the values from before the write")
+
     def _fail_at_write(self, w, message, advice) -> None:
         """Raise the decline at the write `w`: the user's line in the file it came from (an inlined helper's)."""
         where = anno.get(w, anno.FILE)
@@ -281,6 +298,7 @@ class _Flow:
                  f"indices (for i in range(len({iterated[0]})))")
         base = memory_roots(self.unit.node, self.kinds, self.renames_only).get(target, target)
         self._default_read_after_a_write(versions.get(view, view), w, versions.get(target, target))
+        self._factory_argument_after_a_write(versions.get(view, view), w, versions.get(target, target))
         spelled = anno.get(self.unit.node, anno.LEAF_NAMES, {})    # (an argument's item: p_W is p["W"])
         view, target, base = (spelled.get(versions.get(n, n), versions.get(n, n)) for n in (view, target, base))
         view = self._as_the_user_spells(view)

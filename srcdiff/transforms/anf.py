@@ -153,7 +153,8 @@ class _ANF:
                 op = self.op(s.value, pre, t.id)
                 out = self._loc(assign(t.id, op))
                 anno.copy(s, out, (anno.IN_PLACE, anno.LOOP_COPY, anno.SUM_EMPTY, anno.RETURN_VALUE,   # (aliasing, kinds)
-                                   anno.PLACEHOLDER, anno.DEFAULT_OF))   # and generated code's read back (compiler._mark_placeholders)
+                                   anno.PLACEHOLDER,   # and generated code's read back (compiler._mark_placeholders)
+                                   anno.DEFAULT_OF, anno.FACTORY_ARGUMENT))
                 return pre + [out]
             if isinstance(t, gast.Subscript):
                 if not isinstance(t.value, gast.Name):

@@ -174,6 +174,10 @@ STACK_KINDS = _key("stack_kinds", """dict, on the FunctionDef: stack name -> sta
 DEFAULT_OF = _key("default_of", """(function, parameter, line): on `g_w = buf` that closures makes of the default of a
     nested function's parameter (`def g(v, w=buf)` at `line`), evaluated where the def runs, which the calls pass.
     Written by closures (lift); copied by anf; read by aliasing (its declines name the user's parameter, not g_w).""")
+FACTORY_ARGUMENT = _key("factory_argument", """(function, factory, parameter, line): on `g_c = c` that factories
+    makes of the argument `c` of `g = make(c)` at `line` (make's parameter `parameter`), which each call of `g` passes.
+    Written by factories (bind); copied by anf; read by aliasing (its declines name the function and the factory, not
+    g_c).""")
 RETURN_VALUE = _key("return_value", """True on `result = value` that controlflow makes of the user's `return value` (inside a
     loop, or in a branch): no statement of that function runs after it on its path, so no in-place write can
     change the memory it binds before the function returns it. Written by controlflow; copied by anf; read by

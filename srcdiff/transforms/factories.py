@@ -32,6 +32,7 @@ import inspect
 import gast
 
 from ..errors import fail
+from . import annotations as anno
 from .astutil import (Namer, Transformer, assign, copy_loc, load, map_blocks, names_in, nested_blocks, plain_defaults,
                       store, walk, walk_of)
 from .parse import Unit, parse
@@ -377,8 +378,9 @@ class _Binder:
                     and s.targets[0].id in bound and isinstance(s.value, gast.Call)
                     and self.factory(s.value.func) is not None):
                 fac, env = bound[s.targets[0].id]
-                for name, arg in zip(env, self.call_args(fac, s.value)):
+                for name, param, arg in zip(env, fac.params, self.call_args(fac, s.value)):
                     out.append(copy_loc(assign(name, arg, s.lineno), s))
+                    anno.set(out[-1], anno.FACTORY_ARGUMENT, (s.targets[0].id, fac.name, param, s.lineno))
                 continue
             if not isinstance(s, gast.FunctionDef):
                 for b in nested_blocks(s):
