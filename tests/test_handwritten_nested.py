@@ -174,7 +174,7 @@ def _by_differences(f, h=1e-5):
 
 # (under Numba: the programs whose four nested modes were run there when written, each compile taking minutes on
 # the session's loaded machine; the others run on the Python backend)
-JIT_RUN = {"f_loop_branch", "f_closure", "f_inplace", "f_dict", "f_while", "f_listwrite"}
+JIT_RUN = {"f_loop_branch", "f_closure", "f_inplace", "f_dict", "f_while", "f_listwrite", "f_early", "f_maxmin"}
 CASES = [(f, False) for f in FUNCTIONS] + [(f, True) for f in FUNCTIONS if f.__name__ in JIT_RUN]
 
 
