@@ -290,6 +290,11 @@ ENTRIES = {
     "np.take int": ("np.take(x, 1, axis=0) * np.take(x, -1)", "r", [((3,),), ((3, 2),)]),
     "rt.take_put": ("rt.take_put(x, z, np.array([2, 0, 2]), 1) + rt.take_put(y, z, np.array([1, 1, -1]))", "rrc",
                     [((2, 3), (3,), (2, 3))]),
+    # reverse mode's read of a write by an index list (the later of two places it names twice wins) and its adjoint
+    "rt.written": ("rt.written(x, (slice(None, None, None), np.array([2, 0, 2]))) * y + np.sum(rt.written(x, np.array([1, 1, 0])))",
+                   "rr", [((2, 3), (2, 3))]),
+    "rt.written_put": ("rt.written_put(x, z, (slice(None, None, None), np.array([2, 0, 2]))) + rt.written_put(y, z, np.array([1, 1]))",
+                       "rrc", [((2, 3), (2, 3), (2, 3))]),
     "rt.tensordot": ("rt.tensordot(x, y, 1)", "rr", [((2, 3), (3, 4)), ((3,), (3, 2)), ((2, 3, 4), (4, 2))]),
     "rt.tensordot k": ("rt.tensordot(x, y, 2) + np.sum(rt.tensordot(x, y, 0))", "rr", [((3, 4), (3, 4)), ((2, 3), (2, 3))]),
     "rt.tensordot_grad_x": ("rt.tensordot_grad_x(x, z, y, 1)", "rrc", [((2, 4), (3, 4), (2, 3)), ((2, 2, 2), (3, 2), (2, 2, 3))]),

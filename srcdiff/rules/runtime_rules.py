@@ -78,6 +78,11 @@ R("rt.slice_axis_put", [rt.slice_axis_put], "w, x, axis, start, stop", "rt.slice
 # take_put scatters into zeros of x's shape: np.take is its adjoint and it is np.take's
 R("rt.take_put", [rt.take_put], "v, x, indices, axis=None", "np.take(g, indices, axis)", ZERO, None, None,
   jvp="rt.take_put(dv, x, indices, axis)", kind=("like", 1))
+# rt.written(v, idx) is v[idx] where the write x[idx] = ... won (reverse mode's read of an index list's write):
+# linear in v, its adjoint puts g back there (the same write decides the winner), and that one's adjoint is it
+R("rt.written", [rt.written], "v, idx", "rt.written_put(g, v, idx)", None, jvp="rt.written(dv, idx)", kind="region")
+R("rt.written_put", [rt.written_put], "w, x, idx", "rt.written(g, idx)", ZERO, None,
+  jvp="rt.written_put(dw, x, idx)", kind=("like", 1))
 R("rt.select", [rt.select], "cond, a, b", ZERO, "rt.unbroadcast(rt.select(cond, g, 0.0), a)",
   "rt.unbroadcast(rt.select(cond, 0.0, g), b)", jvp="rt.select(cond, da, db)", kind="broadcast",
   shape="elementwise", cuda="(({1}) if ({0}) else ({2}))")

@@ -37,7 +37,7 @@ __all__ = [
 ]
 
 # helpers the rule table refers to (products, solves, elementwise weights, scatter-add)
-from .elementwise import clip, clip_high, clip_low, in_interval, linspace_weights, index_add, max2, max_weight, min2, norm_power, pow_slope, safe_log, sqrt_of_squares, sqrt_slope, times_slope, transpose, written  # noqa: E402
+from .elementwise import clip, clip_high, clip_low, in_interval, linspace_weights, index_add, max2, max_weight, min2, norm_power, pow_slope, safe_log, sqrt_of_squares, sqrt_slope, times_slope, transpose, written, written_put  # noqa: E402
 from .cholesky import cholesky_grad_jvp, cholesky_jvp  # noqa: E402,F401
 from .determinants import logabsdet, slogdet_sign  # noqa: E402
 from .activations import tanh  # noqa: E402  (np.tanh in jitted source: transforms/products.py)

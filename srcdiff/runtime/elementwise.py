@@ -191,6 +191,15 @@ def written(dx, idx):
     return np.where(who[idx] == order, region, 0.0)
 
 
+@register_jitable
+def written_put(w, x, idx):
+    """Zeros of x's shape with w put at idx, the later of two places idx names twice winning as in `x[idx] = v`:
+    rt.written's adjoint (the winning place's value reaches its element, the others' none), and linear in w."""
+    out = np.zeros(x.shape)
+    out[idx] = w
+    return out
+
+
 def index_add(a, idx, g):
     """a[idx] += g in place, accumulating repeated fancy indices (np.add.at semantics)."""
     np.add.at(a, idx, g)

@@ -96,6 +96,23 @@ def _law_like(args, e, kind_of, k):           # adjoint helpers: argument k's ki
     return as_float(args[k]) if len(args) > k else None
 
 
+def _law_region(args, e, kind_of):            # rt.written(v, idx): the region v[idx] (reverse mode writes idx's
+    if len(e.args) < 2:                          # slices as slice(...) calls), as floats
+        return None
+    idx = e.args[1]
+    parts = [_as_slice(p) for p in (idx.elts if isinstance(idx, gast.Tuple) else [idx])]
+    at = gast.Tuple(elts=parts, ctx=gast.Load()) if isinstance(idx, gast.Tuple) else parts[0]
+    return as_float(kind_of(gast.Subscript(value=e.args[0], slice=at, ctx=gast.Load())))
+
+
+def _as_slice(p):
+    """`slice(a, b, c)` (a call) as the slice a:b:c; any other index as it is."""
+    if isinstance(p, gast.Call) and isinstance(p.func, gast.Name) and p.func.id == "slice" and not p.keywords \
+            and len(p.args) == 3:
+        return gast.Slice(*[None if is_none(b) else b for b in p.args])
+    return p
+
+
 def _law_items(args, e, kind_of):             # rt.stack_zeros(n, item): an array of one more axis than item
     nd = ndim(args[1]) if len(args) > 1 else None
     # (an array whatever the item: of unknown rank where the item's is not known, a 0-d array or a float)
@@ -455,7 +472,7 @@ LAWS = {"as_float": _law_as_float, "copy": _law_copy, "same": _law_same, "like_g
         "to_dtype": _law_to_dtype, "like_dtype": _law_like_dtype, "element": _law_element, "reduce_to": _law_reduce_to,
         "squeeze": _law_squeeze, "tensordot": _law_tensordot, "diag": _law_diag, "eye": _law_eye, "shape": _law_shape,
         "arrays": _law_arrays, "decomposition": _law_decomposition, "round": _law_round, "sum_first": _law_sum_first,
-        "index_axis": _law_index_axis, "items": _law_items, "pick": _law_pick,
+        "index_axis": _law_index_axis, "region": _law_region, "items": _law_items, "pick": _law_pick,
         "stacked": _law_stacked, "unstacked": _law_unstacked}
 
 
