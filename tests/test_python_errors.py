@@ -217,6 +217,18 @@ def sum_along_an_axis_given(v, k):
     return np.sum(np.sum(v * v, axis=k) * 2.0)  # <- sum_along_an_axis_given
 
 
+def tuple_item_assigned(v):
+    t = (v[0] * 2.0, np.sin(v[1]))
+    t[0] = v[2]  # <- tuple_item_assigned
+    return t[0] * t[1]
+
+
+def tuple_item_added_to(v):
+    t = (v[0] * 2.0, np.sin(v[1]))
+    t[1] += v[2]  # <- tuple_item_added_to
+    return t[0] * t[1]
+
+
 def flip_in_a_branch_of_the_rank(v):
     if v.ndim == 2:
         return np.sum(np.flip(v, 1) * np.roll(v, 1, axis=1) * np.fliplr(v))
@@ -476,5 +488,23 @@ def test_a_narrower_error_in_python_is_reported_at_the_users_line(mod, jit):
     for transform, args in ((srcdiff.grad, (X, 1)), (srcdiff.value_and_grad, (X, 1)), (srcdiff.jvp, (X, 1, X))):
         with pytest.raises(np.exceptions.AxisError, match=f"python_errors_h31.py:{line}: ") as got:
             transform(f, wrt=0, jit=jit)(*args)
+        assert isinstance(got.value, srcdiff.SrcdiffError), repr(got.value)
+        assert str(ref.value) in str(got.value), str(got.value)
+
+
+@pytest.mark.parametrize("jit", [False, True], ids=["py", "jit"])
+@pytest.mark.parametrize("name", ["tuple_item_assigned", "tuple_item_added_to"])
+def test_an_item_of_a_tuple_assigned_raises_as_python(mod, name, jit):
+    """`t[0] = v` of a tuple t: Python raises TypeError. grad and value_and_grad crashed inside srcdiff (AttributeError:
+    'Tuple' object has no attribute 'id', in the activity pass: the write went into the tuple rebuilt from its items);
+    now a TypeError (a SrcdiffError) at the line, as jvp gave."""
+    f = getattr(mod, name)
+    with pytest.raises(TypeError) as ref:
+        f(X)
+    line = next(i for i, t in enumerate(SOURCE.splitlines(), 1) if t.endswith(f"# <- {name}"))
+    for transform, args in ((srcdiff.grad, (X,)), (srcdiff.value_and_grad, (X,)), (srcdiff.jvp, (X, X)),
+                            (srcdiff.hvp, (X, X))):
+        with pytest.raises(TypeError, match=f"python_errors_h31.py:{line}: ") as got:
+            transform(f, jit=jit)(*args)
         assert isinstance(got.value, srcdiff.SrcdiffError), repr(got.value)
         assert str(ref.value) in str(got.value), str(got.value)
