@@ -217,6 +217,35 @@ def sum_along_an_axis_given(v, k):
     return np.sum(np.sum(v * v, axis=k) * 2.0)  # <- sum_along_an_axis_given
 
 
+def tuple_item_assigned(v):
+    t = (v[0] * 2.0, np.sin(v[1]))
+    t[0] = v[2]  # <- tuple_item_assigned
+    return t[0] * t[1]
+
+
+def tuple_item_added_to(v):
+    t = (v[0] * 2.0, np.sin(v[1]))
+    t[1] += v[2]  # <- tuple_item_added_to
+    return t[0] * t[1]
+
+
+def unused_column_of_a_vector(v):
+    a = v[:, 0]  # <- unused_column_of_a_vector
+    return np.sum(v * v)
+
+
+def unused_shape_item(v):
+    n = v.shape[1]  # <- unused_shape_item
+    return np.sum(v * v)
+
+
+def column_in_a_branch_not_taken(v, c):
+    s = np.sum(v * v)
+    if c > 0.0:
+        s = s + np.sum(v[:, 0]) * v.shape[1]
+    return s
+
+
 def flip_in_a_branch_of_the_rank(v):
     if v.ndim == 2:
         return np.sum(np.flip(v, 1) * np.roll(v, 1, axis=1) * np.fliplr(v))
@@ -478,3 +507,41 @@ def test_a_narrower_error_in_python_is_reported_at_the_users_line(mod, jit):
             transform(f, wrt=0, jit=jit)(*args)
         assert isinstance(got.value, srcdiff.SrcdiffError), repr(got.value)
         assert str(ref.value) in str(got.value), str(got.value)
+
+
+@pytest.mark.parametrize("jit", [False, True], ids=["py", "jit"])
+@pytest.mark.parametrize("name", ["tuple_item_assigned", "tuple_item_added_to"])
+def test_an_item_of_a_tuple_assigned_raises_as_python(mod, name, jit):
+    """`t[0] = v` of a tuple t: Python raises TypeError. grad and value_and_grad crashed inside srcdiff (AttributeError:
+    'Tuple' object has no attribute 'id', in the activity pass: the write went into the tuple rebuilt from its items);
+    now a TypeError (a SrcdiffError) at the line, as jvp gave."""
+    f = getattr(mod, name)
+    with pytest.raises(TypeError) as ref:
+        f(X)
+    line = next(i for i, t in enumerate(SOURCE.splitlines(), 1) if t.endswith(f"# <- {name}"))
+    for transform, args in ((srcdiff.grad, (X,)), (srcdiff.value_and_grad, (X,)), (srcdiff.jvp, (X, X)),
+                            (srcdiff.hvp, (X, X))):
+        with pytest.raises(TypeError, match=f"python_errors_h31.py:{line}: ") as got:
+            transform(f, jit=jit)(*args)
+        assert isinstance(got.value, srcdiff.SrcdiffError), repr(got.value)
+        assert str(ref.value) in str(got.value), str(got.value)
+
+
+@pytest.mark.parametrize("jit", [False, True], ids=["py", "jit"])
+@pytest.mark.parametrize("name", ["unused_column_of_a_vector", "unused_shape_item"])
+def test_an_index_past_the_rank_raises_where_its_value_is_not_needed(mod, name, jit):
+    """`a = v[:, 0]` of a vector (NumPy: IndexError, too many indices) or `n = v.shape[1]` (tuple index out of range),
+    whose value nothing reads: the dead-code pass dropped the statement, and grad returned d/dx [1, -2.4, 4, 1.4] of a
+    function that raises (both backends; jvp too). Now Python's IndexError at the line, decided when generating where
+    the kinds give the rank and the statement surely runs; in a branch not taken, the gradient."""
+    f = getattr(mod, name)
+    with pytest.raises(IndexError) as ref:
+        f(X)
+    line = next(i for i, t in enumerate(SOURCE.splitlines(), 1) if t.endswith(f"# <- {name}"))
+    for transform, args in ((srcdiff.grad, (X,)), (srcdiff.value_and_grad, (X,)), (srcdiff.jvp, (X, X))):
+        with pytest.raises(IndexError, match=f"python_errors_h31.py:{line}: ") as got:
+            transform(f, jit=jit)(*args)
+        assert isinstance(got.value, srcdiff.SrcdiffError), repr(got.value)
+        assert str(ref.value) in str(got.value), str(got.value)
+    if not jit:     # (Numba types the branch not taken too, and cannot compile v[:, 0] of a vector)
+        np.testing.assert_allclose(srcdiff.grad(mod.column_in_a_branch_not_taken)(X, -1.0), 2.0 * X, rtol=1e-12)

@@ -10,7 +10,7 @@ import gast
 from . import annotations as anno
 from . import astutil
 from .astutil import Namer, dotted_name, literal_value, load, map_blocks, nested_blocks, walk_statements
-from ..errors import SrcdiffAxisError, SrcdiffError, SrcdiffValueError
+from ..errors import SrcdiffAxisError, SrcdiffError, SrcdiffIndexError, SrcdiffValueError
 from ..rules import RULES
 from .canonicalize import array_parameters, decline_copied_sequence
 from .kinds import F, Kind, dtype, elements, expr_kind, is_array, is_scalar, is_tuple, length, ndim, sum_start
@@ -508,6 +508,7 @@ the kinds give is b where NumPy's check of the axes passes, else NumPy's ValueEr
     decline_writes_into_numbers(unit, kind_map)
     Items().visit(unit.node)
     unit.node.body = astutil.rewrite_blocks(unit.node.body, counted)
+    raise_indices_past_the_rank(unit, kind_map)     # (after NumPy's own checks of the axes: np.rot90's ValueError)
     axes = {s.targets[0].id: s.value.value for s in walk_statements(unit.node.body) if isinstance(s, gast.Assign)
             and len(s.targets) == 1 and isinstance(s.targets[0], gast.Name) and id(s.value) in resolved}
     if axes:    # `a = rt.rot90_axis(m, 0, 1)` (the A-normal form's) resolved: its reads read the literal (np.swapaxes's
@@ -522,6 +523,62 @@ the kinds give is b where NumPy's check of the axes passes, else NumPy's ValueEr
                 return n
         Axes().visit(unit.node)
     return changed
+
+
+def _indexed_axes(index, kind_map):
+    """How many axes of an array the index `index` (a subscript's slice) takes, None where the kinds do not tell."""
+    count = 0
+    for e in index.elts if isinstance(index, gast.Tuple) else [index]:
+        if isinstance(e, gast.Slice) or isinstance(e, gast.Constant) and type(e.value) is int:
+            count += 1
+        elif isinstance(e, gast.Constant) and (e.value is None or e.value is Ellipsis):
+            continue
+        else:
+            k = expr_kind(e, kind_map)
+            if is_scalar(k) and dtype(k) == "i":
+                count += 1
+            elif is_array(k) and dtype(k) in ("i", "b") and ndim(k) is not None:
+                count += ndim(k) if dtype(k) == "b" else 1
+            else:
+                return None
+    return count
+
+
+def raise_indices_past_the_rank(unit: Unit, kind_map: dict) -> None:
+    """`x[:, 0]` of a vector, `x.shape[1]` of one (`n = x.shape[1]`: a tuple indexed past its length): NumPy's and
+    Python's IndexError, at the line, where the statement surely runs (one of the function's own, not in a branch or
+    loop). The derivative may not need the value (`a = x[:, 0]` that only a value nothing reads uses): the dead-code
+    pass dropped the statement, and grad returned a gradient of a function that raises (h32 hunt: d/dx [2, 4, 6, 8]
+    of `a = x[:, 0]; return np.sum(x * x)`)."""
+    shapes = {s.targets[0].id: s.value.value.id for s in walk_statements(unit.node.body)     # (`n1 = x.shape`, ANF's)
+              if isinstance(s, gast.Assign) and len(s.targets) == 1 and isinstance(s.targets[0], gast.Name)
+              and isinstance(s.value, gast.Attribute) and s.value.attr == "shape" and isinstance(s.value.value, gast.Name)}
+    for s in unit.node.body:
+        if nested_blocks(s):
+            continue
+        for n in astutil.walk(s):
+            if not (isinstance(n, gast.Subscript) and isinstance(n.value, gast.Name)):
+                continue
+            k = kind_map.get(n.value.id)
+            nd, items = ndim(k) if is_array(k) else None, length(k) if is_tuple(k) else None
+            if items is None and n.value.id in shapes and is_array(kind_map.get(shapes[n.value.id])):
+                items = ndim(kind_map.get(shapes[n.value.id]))
+            said = None
+            if nd is not None:
+                axes = _indexed_axes(n.slice, kind_map)
+                if axes is not None and axes > nd:
+                    said = (f"too many indices for array: array is {nd}-dimensional, but {axes} were indexed",
+                            "index as many axes as the array has (check its rank: np.ndim)")
+            elif type(items) is int:
+                i = literal_value(n.slice)
+                if type(i) is int and not -items <= i < items:
+                    said = ("tuple index out of range", f"the tuple has {items} items (an array's shape: one per axis)")
+            if said is None:
+                continue
+            where = anno.get(s, anno.FILE) or unit.filename      # (an inlined callee's line is in its own file)
+            text = linecache.getline(where, s.lineno).strip() if getattr(s, "lineno", None) else ""
+            raise SrcdiffIndexError(f"Python raises IndexError: {said[0]}" + (f"\n    {text}" if text else ""),
+                                    where, getattr(s, "lineno", None), advice=said[1])
 
 
 def decline_writes_into_numbers(unit: Unit, kind_map: dict) -> None:

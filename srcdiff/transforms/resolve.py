@@ -415,6 +415,12 @@ class _Resolver(Transformer):
                  "np.where(condition, a, b)")
         if sig is None:   # (math.log(x, base): canonicalize rewrites the forms it knows)
             return node
+        if any(isinstance(a, gast.Starred) for a in node.args) or None in keywords:
+            # (bound as written, `np.power(*args)` read "missing a required argument: 'x2'")
+            form = "*args" if any(isinstance(a, gast.Starred) for a in node.args) else "**kwargs"
+            fail(node, self.unit, f"{shown}({form}): srcdiff binds a call's arguments to {shown}'s "
+                                  "parameters when it compiles, and does not unpack them",
+                 f"pass the arguments one by one: {shown}{sig}")
         try:
             bound = sig.bind(*node.args, **keywords).arguments
         except TypeError as e:

@@ -13,9 +13,11 @@ reverse mode declines it if it carries derivatives.
 from __future__ import annotations
 
 import copy
+import linecache
 
 import gast
 
+from ..errors import SrcdiffTypeError
 from . import annotations as anno
 from .astutil import Namer, Transformer, assign, dotted_name, load, map_blocks, names_in, nested_blocks, walk
 
@@ -123,8 +125,8 @@ def _with_numbers(names, literal):
 
 
 class _Split:
-    def __init__(self, fn, shapes, consts, numbers=None):
-        self.shapes, self.consts = shapes, consts
+    def __init__(self, fn, shapes, consts, numbers=None, unit=None):
+        self.shapes, self.consts, self.unit = shapes, consts, unit
         self.numbers = numbers or {}    # tuple name bound once to a literal -> it (its numbers read as such)
         self.namer = Namer(names_in(fn))
         self.names: dict = {}   # tuple name -> nested list of component names
@@ -174,9 +176,26 @@ class _Split:
                     continue
             if self.checked_count(s):
                 continue
+            self.decline_item_writes(s)
             self.rebuild(s)
             out.append(s)
         return out
+
+    def decline_item_writes(self, s):
+        """`t[0] = v` (or `t[0] += v`) of a tuple t: Python raises TypeError; so does srcdiff, at the line (the write
+        into the tuple rebuilt from its components, `(a, b)[0] = v`, crashed the activity pass: h32 hunt)."""
+        targets = s.targets if isinstance(s, gast.Assign) else [getattr(s, "target", None)]
+        for t in targets:
+            for n in walk(t) if t is not None else ():
+                if (isinstance(n, gast.Subscript) and isinstance(n.ctx, gast.Store) and isinstance(n.value, gast.Name)
+                        and n.value.id in self.shapes):
+                    line = getattr(s, "lineno", None)
+                    where = anno.get(s, anno.FILE) or getattr(self.unit, "filename", None)  # (an inlined callee's file)
+                    text = linecache.getline(where, line) if line and where else None
+                    raise SrcdiffTypeError("an item of a tuple assigned: Python raises TypeError: 'tuple' object does "
+                                           "not support item assignment" + (f"\n    {text.strip()}" if text else ""),
+                                           where, line,
+                                           advice="build a new tuple (t = (v, t[1])), or use a list or an array")
 
     def checked_count(self, s) -> bool:
         """`rt.check_unpack(t, n)` (desugar's count check of `a, b = t`) of a split tuple of n components: true where
@@ -244,7 +263,7 @@ def split_tuples(unit):
         return unit
     numbers = {s.targets[0].id: s.value for s in _assigns(fn.body)
                if counts[s.targets[0].id] == 1 and s.targets[0].id in shapes and isinstance(s.value, gast.Tuple)}
-    pass_ = _Split(fn, shapes, consts, numbers)
+    pass_ = _Split(fn, shapes, consts, numbers, unit)
     fn.body = pass_.block(fn.body)
     # a component's name in messages as the user spells the item, `st[0]` for st_at0 (an aliasing decline named
     # srcdiff's `st_at0`, h24a); an argument's items keep flatten's spelling
