@@ -101,3 +101,30 @@ def test_math_of_float32_is_pythons(f, jit):
         assert type(v) is type(y) and v == y, (repr(v), repr(y))
     assert g.dtype == np.float32
     np.testing.assert_allclose(g, srcdiff.grad(f)(X.astype(float)), rtol=1e-5)
+
+
+# np.float32(c) was written float(c) (resolve.py): its value and derivative were c's, unrounded (the derivative of
+# np.sum(x * np.float32(c)) w.r.t. x was 0.3 for f's 0.30000001192092896)
+def times_float32_of(x, c):
+    return np.sum(x * np.float32(c * 0.7)) + np.float32(c) * x[0]
+
+
+def float32_of_zero_d(x, a):
+    return np.sum(x * np.float32(a)) * np.float32(x[1] > 0.1)
+
+
+@JIT
+def test_float32_of_a_number_is_rounded(jit):
+    x, c = np.array([0.1, 0.25, 0.4]), 0.3
+    f = times_float32_of
+    y = f(x, c)
+    value, (gx, gc) = srcdiff.value_and_grad(f, jit=jit, wrt=(0, 1))(x, c)
+    assert type(value) is type(y) and value == y, (repr(value), repr(y))
+    np.testing.assert_array_equal(gx, [float(np.float32(c * 0.7)) + float(np.float32(c)), float(np.float32(c * 0.7)),
+                                       float(np.float32(c * 0.7))])
+    jv, _ = srcdiff.jvp(f, jit=jit)(x, c, np.ones(3))
+    assert jv == y
+    y = float32_of_zero_d(x, np.array(0.3))
+    value, g = srcdiff.value_and_grad(float32_of_zero_d, jit=jit)(x, np.array(0.3))
+    assert type(value) is type(y) and value == y, (repr(value), repr(y))
+    np.testing.assert_array_equal(g, np.full(3, float(np.float32(0.3))))

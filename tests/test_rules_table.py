@@ -398,7 +398,9 @@ FORWARD_ONLY: set = set()
 # Rules the compiler itself emits inside generated adjoints (higher-order differentiation of
 # srcdiff's own output) or by rewriting (log-domain products, tests/test_logdomain.py); they are
 # not user-facing NumPy primitives, so no entry here.
-INTERNAL = {"rt.pow_slope", "rt.trace_grad", "rt.diag_grad", "rt.atleast_nd", "rt.copy", "rt.unbroadcast", "rt.broadcast_to_like", "rt.reshape_like", "rt.transpose_grad",
+# (np.float32 rounds to 24 bits: central differences at eps 1e-6 see its steps, not its slope 1; tests/test_numpy_floats.py
+# checks its value and derivative exactly, under both backends)
+INTERNAL = {"np.float32", "rt.to_float32", "rt.pow_slope", "rt.trace_grad", "rt.diag_grad", "rt.atleast_nd", "rt.copy", "rt.unbroadcast", "rt.broadcast_to_like", "rt.reshape_like", "rt.transpose_grad",
             "rt.index_axis", "rt.slice_axis", "rt.select", "rt.safe_log", "rt.sum_grad", "rt.mean_grad",
             "rt.max_grad", "rt.min_grad", "rt.prod_grad", "rt.logsumexp_grad", "rt.matmul_grad_x",
             "rt.matmul_grad_y", "rt.outer_grad", "rt.solve_grad_a", "rt.solve_triangular_grad_a", "rt.tri_matmul",
@@ -634,7 +636,7 @@ def family(rule):
 # Elementwise rules without a device template: the CUDA target declines a call of them, naming it
 # (test_cuda_declines_by_name). Special functions with no closed form in CUDA's math library, and the
 # functions of booleans and integers device code does not compute.
-CUDA_DECLINED = {"rt.digamma", "rt.trigamma", "rt.tetragamma", "rt.erfinv", "rt.ndtri", "rt.log_ndtr", "rt.mills_inverse", "np.round",
+CUDA_DECLINED = {"np.float32", "rt.to_float32", "rt.digamma", "rt.trigamma", "rt.tetragamma", "rt.erfinv", "rt.ndtri", "rt.log_ndtr", "rt.mills_inverse", "np.round",
                  "np.rint", "np.around", "np.floor_divide"}
 OPERATORS = {"+", "-", "*", "/", "**", "%", "@", "neg", "pos"}   # dims and CUDA read them from the syntax; kinds
 # reads it through their records' law, ("operator", op)
@@ -705,9 +707,10 @@ def test_device_template_computes_the_function(name):
 
 # Rules that jitted code calls in place of another (their records' `jit_as`): (the rule, the one it stands in for)
 JIT_AS = {"np.tanh": "rt.tanh", "np.reshape": "rt.reshape", "np.clip": "rt.clip", "float": "rt.to_float",
-          "math.fmod": "np.fmod", "np.float64": "rt.to_float"}
+          "math.fmod": "np.fmod", "np.float64": "rt.to_float", "np.float32": "rt.to_float32"}
 JIT_AS_ARGS = {"np.reshape": lambda x: (x, (20, -1)), "np.clip": lambda x: (x, -3.0, x[::-1]),
-               "float": lambda x: (x[3],), "np.float64": lambda x: (x[3],), "math.fmod": lambda x: (float(x[3]), 1.5)}
+               "float": lambda x: (x[3],), "np.float64": lambda x: (x[3],), "np.float32": lambda x: (x[3],),
+               "math.fmod": lambda x: (float(x[3]), 1.5)}
 # a math function routed to NumPy's (Numba has no math.fmod): its kind says it gives a Python float in the Python
 # backend, NumPy's that it promotes its arguments; under Numba both are a float64 of two float64s, so only the kind
 # differs (the Python backend never takes the route)
@@ -771,7 +774,8 @@ def test_tables_are_built_from_the_records():
     assert common.ELEMENTWISE - device <= {"abs", "max", "min"}   # builtins generated plumbing calls
 
 
-@pytest.mark.parametrize("name", sorted(CUDA_DECLINED - {"rt.trigamma", "rt.tetragamma", "rt.mills_inverse"}))
+@pytest.mark.parametrize("name", sorted(CUDA_DECLINED - {"rt.trigamma", "rt.tetragamma", "rt.mills_inverse",
+                                                         "rt.to_float32"}))
 def test_cuda_declines_by_name(name):
     """An elementwise rule without a device template: the CUDA target raises SrcdiffError naming the function as the
     user called it (`digamma(x)` of scipy.special: 'the call scipy.special.digamma(...)', not srcdiff's rt.digamma)."""
@@ -780,7 +784,7 @@ def test_cuda_declines_by_name(name):
     expr = {"np.round": "np.round(x)", "np.rint": "np.rint(x)", "np.around": "np.around(x)", "np.isnan": "np.isnan(x)",
             "np.isinf": "np.isinf(x)", "np.isfinite": "np.isfinite(x)", "np.logical_and": "np.logical_and(x > 0, x < 1)",
             "np.logical_or": "np.logical_or(x > 0, x < 1)", "np.logical_not": "np.logical_not(x > 0)",
-            "np.floor_divide": "np.floor_divide(x, 0.5)"}.get(name, expr)
+            "np.floor_divide": "np.floor_divide(x, 0.5)", "np.float32": "np.float32(x[0])"}.get(name, expr)
     f = getattr(source_module(f"cuda_declined_{_fname(name)}", HEADER + f"\ndef f(x):\n    return np.sum(x * {expr})\n"),
                 "f")
     k = srcdiff.cuda.vmap(srcdiff.grad(f), in_axes=(0,))

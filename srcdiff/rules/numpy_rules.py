@@ -215,6 +215,11 @@ R("float", [builtins.float], "x", "rt.reshape_like(g, x)", jvp="dx", kind="float
 R("np.float64", [np.float64], "x", "rt.reshape_like(g, x)", jvp="dx", kind="float", cuda="float({0})",
   jit_as="rt.to_float")
 R("rt.to_float", [], "x", "rt.reshape_like(g, x)", jvp="dx", kind="float", cuda="float({0})")
+# np.float32(c): an np.float32, rounded (float(c) wrote it: 0.10499999895691872 for f's 0.10500000052154063, and the
+# derivative 0.1 for 0.10000000149); under jit rt.to_float32, which takes 0-d arrays and arrays (runtime/casts.py)
+# (no device template: device code's float is a double, and the CUDA target declines it by name)
+R("np.float32", [np.float32], "x", "rt.reshape_like(g, x)", jvp="dx", kind="float", jit_as="rt.to_float32")
+R("rt.to_float32", [], "x", "rt.reshape_like(g, x)", jvp="dx", kind="float")
 # x.item() (transforms/resolve.py): the number an array of one element holds, of any rank (NumPy 2's float() takes a
 # 0-d array only); its adjoint in x's shape, its tangent the number dx holds
 R("rt.item", [], "x", "rt.reshape_like(g, x)", jvp="rt.item(dx)", kind="float", cuda="float({0})")

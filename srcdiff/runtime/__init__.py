@@ -69,7 +69,7 @@ from .logdomain_carries import (carry_start, carry_end, logsumexp_vecmat_step,  
                                 logsumexp_vecmat_step_adjoints, logsumexp_matvec_step_adjoints)
 from .logdomain_steps import (logsumexp_vecmat_steps, logsumexp_matvec_steps,  # noqa: E402,F401  (whole loops: jit)
                               logsumexp_vecmat_steps_adjoints, logsumexp_matvec_steps_adjoints)
-from .casts import any_layout, array, astype, astype_grad, cast, item, numpy_float, to_float  # noqa: E402,F401  (np.array of parts, dtype casts)
+from .casts import any_layout, array, astype, astype_grad, cast, item, numpy_float, to_float, to_float32  # noqa: E402,F401  (np.array of parts, dtype casts)
 from .text import fstring  # noqa: E402,F401  (f-strings of print and assert: transforms/desugar.py)
 from .expressions import elementwise  # noqa: E402,F401  (array expressions of jitted code: transforms/elementwise.py)
 from . import list_aliases  # noqa: E402,F401  (Numba's dead-code elimination: arrays of list stacks alias)

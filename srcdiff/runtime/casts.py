@@ -17,7 +17,7 @@ from numba.extending import overload
 
 from ._typing import is_array, nb_is_array, nb_is_scalar, nb_literal, own
 
-__all__ = ["any_layout", "array", "astype", "astype_grad", "cast", "numpy_float"]
+__all__ = ["any_layout", "array", "astype", "astype_grad", "cast", "numpy_float", "to_float32"]
 
 
 def array(parts):
@@ -182,6 +182,25 @@ def _to_float_nb(x):
             return lambda x: 1.0 if x[()] else 0.0
         return lambda x: np.float64(x[()])
     return lambda x: np.float64(x)     # (Numba's float of a float32 is a float32: math.sqrt of it was computed so)
+
+
+def to_float32(x):
+    """np.float32(x) in jitted source (the rule's jit_as, transforms/products.py), of a number, a bool, a 0-d array
+    or an array (its float32 copy), as NumPy's: Numba's np.float32 takes no 0-d array and no array."""
+    return np.float32(x)
+
+
+@overload(to_float32)
+def _to_float32_nb(x):
+    if isinstance(x, types.Array) and x.ndim == 0:
+        if isinstance(x.dtype, types.Boolean):
+            return lambda x: np.float32(1.0 if x[()] else 0.0)
+        return lambda x: np.float32(x[()])
+    if isinstance(x, types.Array):
+        return lambda x: x.astype(np.float32)
+    if isinstance(x, types.Boolean):
+        return lambda x: np.float32(1.0 if x else 0.0)
+    return lambda x: np.float32(x)
 
 
 _ITEM_SIZE = "can only convert an array of size 1 to a Python scalar"

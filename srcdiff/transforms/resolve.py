@@ -197,8 +197,6 @@ class _Resolver(Transformer):
     def _callable_name(self, node, obj):
         """Canonical callee expression for a resolved callable object."""
         canon = rule_name_of(obj) or BUILTIN_ALIASES.get(id(obj)) or COMPOSITE_ALIASES.get(id(obj))
-        if canon is None and obj is np.float32:     # (np.float64 has its rule: strong beside float32, as NumPy's)
-            canon = "float"
         if canon is not None:
             if canon in RULES and RULES[canon].namespace:  # user-registered rule: bind the function
                 self.unit.bindings[canon] = obj
