@@ -508,3 +508,24 @@ def test_function_read_from_a_module_level_dict(jit):
     """`act = ACTS["tanh"]` of a module-level dict of functions (was 'the module-level dict ACTS used as a value ...
     read its items at constant keys (ACTS[...])', which it was), and `.get` with a function as the default."""
     check_grad(act_from_a_module_dict, [np.array([0.3, -0.8, 1.1])], jit=jit)
+
+
+def two_names_bound_twice_in_branches(x, a):
+    g = np.sin if x > 0.0 else (lambda u: np.sum(a) * u)
+    g = lambda u: np.sum(a * a) * u
+    t = g(0.5)
+    act = np.tanh
+    act = np.sin if x > -0.3 else act
+    return t + act(x)
+
+
+@pytest.mark.parametrize("jit", [False, True], ids=["py", "jit"])
+@pytest.mark.parametrize("x", [-0.6, 0.1, 0.6])
+def test_second_name_bound_twice_keeps_its_which_assignments(x, jit):
+    """`act` bound twice, then `g` (a name sorted after it): selecting at `act`'s calls gave the function a new
+    body list, and `g_which = 2` went into the old one, so `t = g(0.5)` ran the binding before (fuzz 1610000:
+    d/da 0.5 for 0 and d/dM 0 for 0.5 in its reduction; here value and gradients of sum(a) * 0.5 where x < 0)."""
+    a = np.array([0.3, -1.2, 2.0])
+    check_grad(two_names_bound_twice_in_branches, [x, a], jit=jit)
+    value, _ = srcdiff.value_and_grad(two_names_bound_twice_in_branches, wrt=(0, 1), jit=jit)(x, a)
+    np.testing.assert_allclose(value, two_names_bound_twice_in_branches(x, a), rtol=1e-12)
