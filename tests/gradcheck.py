@@ -155,6 +155,36 @@ def rebuilt_structure(like, flat):
     return next(flat)
 
 
+def structured_tangent(a, rng):
+    """A random direction shaped like the (nested) dict, tuple, list or namedtuple `a`: normal draws per leaf."""
+    if isinstance(a, dict):
+        return {k: structured_tangent(v, rng) for k, v in a.items()}
+    if isinstance(a, (tuple, list)):
+        return rebuilt_like(a, [structured_tangent(v, rng) for v in a])
+    return rng.normal(size=np.shape(a)) if np.ndim(a) else float(rng.normal())
+
+
+def structured_dot(g, t):
+    """The inner product of two structures of the same shape, leaf by leaf (a gradient times a direction)."""
+    return sum(float(np.vdot(np.asarray(u, float), np.asarray(v, float)))
+               for u, v in zip(structure_leaves(g), structure_leaves(t)))
+
+
+def assert_structures_close(a, b, rtol, atol, what=""):
+    """Two structures have the same leaves, each close (as floats)."""
+    for u, v in zip(structure_leaves(a), structure_leaves(b), strict=True):
+        np.testing.assert_allclose(np.asarray(u, float), np.asarray(v, float), rtol=rtol, atol=atol, err_msg=what)
+
+
+def structured_shift(a, t, s):
+    """a + s * t leaf by leaf, for a structure a and a direction t of its shape."""
+    if isinstance(a, dict):
+        return {k: structured_shift(a[k], t[k], s) for k in a}
+    if isinstance(a, (tuple, list)):
+        return rebuilt_like(a, [structured_shift(u, w, s) for u, w in zip(a, t)])
+    return a + s * t
+
+
 def peak_bytes(fn, *args):
     """Peak bytes allocated (tracemalloc sees NumPy's arrays) during a call of fn after a first one, which may
     allocate what the runtime keeps for later calls (80 680 bytes at the first call of test_checkpoints'

@@ -32,7 +32,9 @@ import numpy as np
 import pytest
 
 import srcdiff
-from gradcheck import rebuilt_like as _rebuilt, source_module, structure_leaves as _leaves, structured_numerical_grad as _fd
+from gradcheck import (assert_structures_close as _close, source_module,
+                       structure_leaves as _leaves, structured_dot as _dot, structured_numerical_grad as _fd,
+                       structured_shift as _shifted, structured_tangent as _tangent)
 
 P = source_module("handwritten_twentyeighth", '''
 import copy
@@ -1365,23 +1367,6 @@ CASES = {
 CHECKPOINTED = sorted(name for name, (_, _, loop) in CASES.items() if loop)
 
 
-def _tangent(a, rng):
-    if isinstance(a, dict):
-        return {k: _tangent(v, rng) for k, v in a.items()}
-    if isinstance(a, (tuple, list)):
-        return _rebuilt(a, [_tangent(v, rng) for v in a])
-    return rng.normal(size=np.shape(a)) if np.ndim(a) else float(rng.normal())
-
-
-def _dot(g, t):
-    return sum(float(np.vdot(np.asarray(u, float), np.asarray(v, float))) for u, v in zip(_leaves(g), _leaves(t)))
-
-
-def _close(a, b, rtol, atol, what=""):
-    for u, v in zip(_leaves(a), _leaves(b), strict=True):
-        np.testing.assert_allclose(np.asarray(u, float), np.asarray(v, float), rtol=rtol, atol=atol, err_msg=what)
-
-
 def _f64(args):
     return [a.astype(float) if isinstance(a, np.ndarray) and a.dtype == np.float32 else a for a in args]
 
@@ -1475,14 +1460,6 @@ def test_declines(jit):
 HVP = ["h03_slice_mul_in_branch_while_break_continue", "h12_ckpt_helper_with_inner_break", "h13_ckpt_while_matrix_rows",
        "h22_newton_while_tolerance", "h27_namedtuple_replace_while_break", "k42_mirror_writes_loop",
        "m01_ckpt_triangular_inner", "m15_overlap_in_loop"]
-
-
-def _shifted(a, t, s):
-    if isinstance(a, dict):
-        return {k: _shifted(a[k], t[k], s) for k in a}
-    if isinstance(a, (tuple, list)):
-        return _rebuilt(a, [_shifted(u, w, s) for u, w in zip(a, t)])
-    return a + s * t
 
 
 def _hvp_by_differences(f, args, wrt, v):

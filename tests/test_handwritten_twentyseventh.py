@@ -32,7 +32,9 @@ import numpy as np
 import pytest
 
 import srcdiff
-from gradcheck import rebuilt_like as _rebuilt, source_module, structure_leaves as _leaves, structured_numerical_grad as _fd
+from gradcheck import (assert_structures_close as _close, source_module,
+                       structure_leaves as _leaves, structured_dot as _dot, structured_numerical_grad as _fd,
+                       structured_shift as _shifted, structured_tangent as _tangent)
 
 P = source_module("handwritten_twentyseventh", '''
 import copy
@@ -1396,23 +1398,6 @@ CASES = {   # name -> (arguments, wrt, whether checkpoints=k applies: a loop at 
 CHECKPOINTED = sorted(name for name, (_, _, loop) in CASES.items() if loop)
 
 
-def _tangent(a, rng):
-    if isinstance(a, dict):
-        return {k: _tangent(v, rng) for k, v in a.items()}
-    if isinstance(a, (tuple, list)):
-        return _rebuilt(a, [_tangent(v, rng) for v in a])
-    return rng.normal(size=np.shape(a)) if np.ndim(a) else float(rng.normal())
-
-
-def _dot(g, t):
-    return sum(float(np.vdot(np.asarray(u, float), np.asarray(v, float))) for u, v in zip(_leaves(g), _leaves(t)))
-
-
-def _close(a, b, rtol, atol, what=""):
-    for u, v in zip(_leaves(a), _leaves(b), strict=True):
-        np.testing.assert_allclose(np.asarray(u, float), np.asarray(v, float), rtol=rtol, atol=atol, err_msg=what)
-
-
 @pytest.mark.parametrize("jit", [False, True], ids=["py", "jit"])
 @pytest.mark.parametrize("name", sorted(CASES))
 def test_program(name, jit):
@@ -1479,14 +1464,6 @@ def test_hvp(name, jit):
         return g(*a)
     plus, minus = along(1e-5), along(-1e-5)
     _close(hv, [(np.asarray(p) - np.asarray(m)) / 2e-5 for p, m in zip(_leaves(plus), _leaves(minus))], 1e-4, 1e-6)
-
-
-def _shifted(a, t, s):
-    if isinstance(a, dict):
-        return {k: _shifted(a[k], t[k], s) for k in a}
-    if isinstance(a, (tuple, list)):
-        return _rebuilt(a, [_shifted(u, w, s) for u, w in zip(a, t)])
-    return a + s * t
 
 
 VECTOR = {
